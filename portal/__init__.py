@@ -1,0 +1,100 @@
+"""The partner portal: create_app() builds the Flask application."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from portal import config as settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app from the environment; overrides win (tests use them)."""
+    app = Flask(
+        __name__,
+        static_folder=str(ROOT / "static"),
+        template_folder=str(ROOT / "templates"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.from_mapping(settings.load(app.instance_path, overrides))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from portal import models  # noqa: F401  (every model registered before migrations look)
+    from portal.extensions import csrf, db, limiter, login_manager, migrate, queue
+    from portal.tenancy import policy
+    from portal.web import security
+
+    db.init_app(app)
+    with app.app_context():
+        _tune_engine(db.engine)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    csrf.init_app(app)
+    limiter.init_app(app)
+    queue.init_app(app)
+    policy.init_app(app)
+    security.init_app(app)
+
+
+def _tune_engine(engine: sa.Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN itself
+    # (the recipe from SQLAlchemy's SQLite dialect documentation).
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def register_blueprints(app: Flask) -> None:
+    from portal.api.views import bp as api_bp
+    from portal.extensions import csrf
+    from portal.leads.views import bp as leads_bp
+    from portal.partners.views import bp as partners_bp
+    from portal.tenancy.admin_views import bp as admin_bp
+    from portal.tenancy.views import bp as auth_bp
+    from portal.web import views as web
+
+    csrf.exempt(api_bp)  # the API authenticates each request by key, not by cookie
+    for blueprint in (web.bp, auth_bp, admin_bp, partners_bp, leads_bp, api_bp):
+        app.register_blueprint(blueprint)
+    web.init_app(app)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from portal.web import errors
+
+    errors.register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from portal.cli import register
+
+    register(app)

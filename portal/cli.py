@@ -1,0 +1,155 @@
+"""The `flask` command group: tenants, users, demo data, the server and the RQ processes."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from portal.errors import ServiceError, ValidationFailed
+from portal.tenancy.roles import Role
+
+tenant_cli = AppGroup("tenant", help="Manage tenants.")
+user_cli = AppGroup("user", help="Manage users.")
+rq_cli = AppGroup("rq", help="Run RQ workers and the periodic scheduler.")
+
+
+def _fail(exc: ServiceError) -> None:
+    if isinstance(exc, ValidationFailed):
+        message = "\n".join(f"  {field}: {text}" for field, text in exc.errors.items())
+        raise click.ClickException("refused:\n" + message)
+    raise click.ClickException(str(exc))
+
+
+@tenant_cli.command("create")
+@click.argument("slug")
+@click.option("--name", default="", help="Display name (defaults to the slug).")
+def create_tenant(slug: str, name: str) -> None:
+    """Create a tenant identified by SLUG."""
+    from portal.tenancy import services
+
+    try:
+        tenant = services.create_tenant(slug, name or slug)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"Created tenant {tenant.slug} (id {tenant.id}).")
+
+
+@user_cli.command("create")
+@click.option("--tenant", "tenant_slug", required=True, help="The tenant's slug.")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--partner-id", type=int, default=None, help="Required for partner users.")
+@click.password_option(help="The initial password (asked for if not given).")
+def create_user(
+    tenant_slug: str, email: str, name: str, role: str, partner_id: int | None, password: str
+) -> None:
+    """Create a user in a tenant."""
+    from portal.tenancy import services
+    from portal.tenancy.scoping import tenant_scope
+
+    try:
+        tenant = services.tenant_by_slug(tenant_slug)
+        with tenant_scope(tenant.id):
+            user = services.create_user(
+                email=email,
+                name=name,
+                role=role,
+                password=password,
+                partner_id=partner_id,
+                actor="cli",
+            )
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"Created {user.role} {user.email} in {tenant.slug}.")
+
+
+@click.command("demo")
+@click.option(
+    "--password",
+    default="demo-portal-2026",
+    show_default=True,
+    help="Password of every demo login.",
+)
+@click.option("--leads", default=600, show_default=True, help="Leads per demo tenant.")
+def demo(password: str, leads: int) -> None:
+    """Build two demo tenants (or refresh their logins) and print the demo logins."""
+    from portal.demo import build_demo
+
+    try:
+        logins = build_demo(password=password, leads_per_tenant=leads)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo("")
+    click.echo(f"{'tenant':<10} {'role':<16} {'e-mail':<36} password")
+    click.echo("-" * 80)
+    for login in logins:
+        click.echo(f"{login.tenant:<10} {login.role:<16} {login.email:<36} {password}")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def serve(host: str, port: int) -> None:
+    """Run the development server; without Redis, periodic jobs run on an in-process timer."""
+    from portal.jobs import start_inprocess_timer
+
+    app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
+    stop = threading.Event()
+    if not app.config["REDIS_URL"]:
+        start_inprocess_timer(app, stop)
+        click.echo("No REDIS_URL: jobs run in-process, periodic jobs on a timer thread.")
+    try:
+        app.run(host=host, port=port, use_reloader=False, threaded=True)
+    finally:
+        stop.set()
+
+
+@rq_cli.command("worker")
+@click.argument("queues", nargs=-1)
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def rq_worker(queues: tuple[str, ...], burst: bool) -> None:
+    """Run an RQ worker, with the scheduler, on the given queues (default: all)."""
+    from rq import SimpleWorker
+
+    from portal.extensions import queue
+    from portal.jobs import QUEUE_NAMES
+
+    if not queue.is_async:
+        raise click.ClickException(
+            "REDIS_URL is not set: jobs run in-process, no worker is needed."
+        )
+    names = queues or QUEUE_NAMES
+    # A SimpleWorker runs jobs in this process, inside the app context the CLI pushed.
+    worker = SimpleWorker([queue.queue(n) for n in names], connection=queue.connection)
+    worker.work(burst=burst, with_scheduler=True)
+
+
+@rq_cli.command("cron")
+def rq_cron() -> None:
+    """Enqueue the periodic jobs on their intervals (run exactly one of these)."""
+    from rq.cron import CronScheduler
+
+    from portal.extensions import queue
+    from portal.jobs import periodic_jobs
+
+    if not queue.is_async:
+        raise click.ClickException("REDIS_URL is not set: `flask serve` runs periodic jobs itself.")
+    scheduler = CronScheduler(connection=queue.connection)
+    for periodic in periodic_jobs():
+        scheduler.register(
+            periodic.fn,
+            queue_name=periodic.fn.queue_name,  # type: ignore[attr-defined]
+            interval=periodic.interval_seconds,
+            job_timeout=periodic.timeout,
+        )
+    scheduler.start()
+
+
+def register(app: Flask) -> None:
+    for command in (tenant_cli, user_cli, rq_cli, demo, serve):
+        app.cli.add_command(command)

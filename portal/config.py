@@ -1,0 +1,110 @@
+"""Settings from the environment: the one place that lists every variable the portal reads."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("development", "testing", "production")
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment cannot make a safe configuration."""
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    default: str
+    meaning: str
+
+
+# The README's configuration table is written from this list.
+VARIABLES = (
+    Variable("PORTAL_ENV", "development", "development, testing or production"),
+    Variable(
+        "DATABASE_URL",
+        "sqlite:///<instance>/portal.db",
+        "SQLAlchemy URL; postgresql+psycopg://… in production",
+    ),
+    Variable("REDIS_URL", "(none)", "Redis for RQ jobs and rate limits; none runs jobs in-process"),
+    Variable(
+        "SECRET_KEY", "(development only)", "signs sessions and CSRF tokens; required in production"
+    ),
+    Variable("SESSION_IDLE_MINUTES", "30", "a login ends after this long without a request"),
+    Variable(
+        "SESSION_ABSOLUTE_HOURS", "12", "a login ends this long after it began, active or not"
+    ),
+    Variable(
+        "LOGIN_RATE_LIMIT",
+        "5 per minute;20 per hour",
+        "failed logins allowed per address and e-mail",
+    ),
+    Variable(
+        "INPROCESS_SWEEP_SECONDS",
+        "30",
+        "how often the in-process timer runs periodic jobs without Redis",
+    ),
+)
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def env_int(name: str, default: int) -> int:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def normalise_database_url(url: str) -> str:
+    """Steer plain postgres URLs to the psycopg 3 driver we install."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from the environment, then apply overrides."""
+    overrides = overrides or {}
+    env = overrides.get("PORTAL_ENV") or env_str("PORTAL_ENV", "development")
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"PORTAL_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+    default_db = "sqlite:///" + str(Path(instance_path) / "portal.db")
+    secret = env_str("SECRET_KEY")
+    if secret is None and env != "production":
+        secret = "dev-only-not-secret"
+    config: dict[str, Any] = {
+        "PORTAL_ENV": env,
+        "TESTING": env == "testing",
+        "SECRET_KEY": secret,
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(env_str("DATABASE_URL", default_db)),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": env_str("REDIS_URL"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env == "production",
+        "SESSION_IDLE": timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 30)),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=env_int("SESSION_ABSOLUTE_HOURS", 12)),
+        "LOGIN_RATE_LIMIT": env_str("LOGIN_RATE_LIMIT", "5 per minute;20 per hour"),
+        "INPROCESS_SWEEP_SECONDS": env_int("INPROCESS_SWEEP_SECONDS", 30),
+        "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "PASSWORD_HASH_PROFILE": "fast" if env == "testing" else "strong",
+        "PAGE_SIZE": 25,
+    }
+    config.update(overrides)
+    config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
+    if not config["SECRET_KEY"]:
+        raise ConfigError("SECRET_KEY must be set in production")
+    return config

@@ -1,0 +1,152 @@
+"""Background jobs on RQ: the job decorator, the queue, and the periodic schedule.
+
+With REDIS_URL set, jobs go to Redis and run in `flask rq worker`. Without it they run
+in-process through RQ's synchronous mode on fakeredis, so the embedded default needs
+no server; periodic jobs then run on an in-process timer (see `start_inprocess_timer`).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+from flask import Flask, current_app, has_app_context
+from redis import Redis
+from rq import Queue
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAMES = ("sla", "notifications", "default")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_worker_app: Flask | None = None
+
+
+def _app_for_worker() -> Flask:
+    """A worker process builds the app once from its environment and reuses it."""
+    global _worker_app
+    if _worker_app is None:
+        from portal import create_app
+
+        _worker_app = create_app()
+    return _worker_app
+
+
+def job(queue: str = "default", timeout: int = 300) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Declare a job: its queue (named by purpose) and timeout; it runs in an app context."""
+    if queue not in QUEUE_NAMES:
+        raise ValueError(f"unknown queue {queue!r}")
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            if has_app_context():
+                return fn(*args, **kwargs)
+            with _app_for_worker().app_context():
+                return fn(*args, **kwargs)
+
+        run.queue_name = queue  # type: ignore[attr-defined]
+        run.timeout = timeout  # type: ignore[attr-defined]
+        return run
+
+    return decorate
+
+
+class JobQueue:
+    """The app's door to RQ: real Redis when configured, otherwise in-process."""
+
+    def init_app(self, app: Flask) -> None:
+        url = app.config.get("REDIS_URL")
+        if url:
+            connection: Redis = Redis.from_url(url)
+            is_async = True
+        else:
+            from fakeredis import FakeStrictRedis
+
+            connection = FakeStrictRedis()
+            is_async = False
+        app.extensions["portal_jobs"] = _QueueState(connection, is_async)
+
+    @property
+    def _state(self) -> _QueueState:
+        return current_app.extensions["portal_jobs"]
+
+    @property
+    def connection(self) -> Redis:
+        return self._state.connection
+
+    @property
+    def is_async(self) -> bool:
+        return self._state.is_async
+
+    def queue(self, name: str) -> Queue:
+        return self._state.queues[name]
+
+    def enqueue(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Enqueue a declared job on its own queue; call it only after the commit it needs."""
+        return self.queue(fn.queue_name).enqueue(  # type: ignore[attr-defined]
+            fn,
+            *args,
+            job_timeout=fn.timeout,
+            **kwargs,  # type: ignore[attr-defined]
+        )
+
+
+class _QueueState:
+    def __init__(self, connection: Redis, is_async: bool) -> None:
+        self.connection = connection
+        self.is_async = is_async
+        self.queues = {
+            name: Queue(name, connection=connection, is_async=is_async) for name in QUEUE_NAMES
+        }
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    fn: Callable[[], Any]
+    interval_seconds: int
+    timeout: int = 300
+
+
+def periodic_jobs() -> list[PeriodicJob]:
+    """Every periodic job, in one list: `flask rq cron` and the in-process timer read it."""
+    from portal.tenancy.tasks import purge_ended_sessions
+
+    return [PeriodicJob(purge_ended_sessions, interval_seconds=3600, timeout=300)]
+
+
+def run_due_periodic_jobs(app: Flask, last_run: dict[str, float], now: float) -> None:
+    """Run, in this process, each periodic job whose interval has passed since its last run."""
+    for periodic in periodic_jobs():
+        name = periodic.fn.__qualname__
+        if name in last_run and now - last_run[name] < periodic.interval_seconds:
+            continue
+        last_run[name] = now
+        try:
+            with app.app_context():
+                periodic.fn()
+        except Exception:
+            log.exception("periodic job %s failed; it runs again at its next interval", name)
+
+
+def start_inprocess_timer(app: Flask, stop: threading.Event) -> threading.Thread:
+    """Run periodic jobs on a daemon thread, for the embedded default without Redis."""
+    import time
+
+    tick = app.config["INPROCESS_SWEEP_SECONDS"]
+
+    def loop() -> None:
+        last_run: dict[str, float] = {}
+        while not stop.is_set():
+            run_due_periodic_jobs(app, last_run, time.monotonic())
+            stop.wait(tick)
+
+    thread = threading.Thread(target=loop, name="portal-timer", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,1 @@
+"""Lead intake, scoring, life cycle, inbox and events."""

@@ -1,0 +1,110 @@
+"""Leads, the offers made to partners, and the append-only event log of each lead."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, TenantScoped, Timestamped, utcnow
+from portal.leads.lifecycle import LeadState
+from portal.partners.models import Partner, Product
+
+OFFER_STATES = ("open", "accepted", "rejected", "expired", "recalled")
+
+
+class Lead(TenantScoped, Timestamped, Base):
+    __tablename__ = "lead"
+    __table_args__ = (
+        sa.Index("ix_lead_tenant_state", "tenant_id", "state"),
+        sa.Index(
+            "uq_lead_tenant_external_id",
+            "tenant_id",
+            "external_id",
+            unique=True,
+            postgresql_where=sa.text("external_id IS NOT NULL"),
+            sqlite_where=sa.text("external_id IS NOT NULL"),
+        ),
+        sa.CheckConstraint("deal_size_minor IS NULL OR deal_size_minor >= 0", name="deal_size"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(sa.String(100))
+    source: Mapped[str | None] = mapped_column(sa.String(60))
+    campaign: Mapped[str | None] = mapped_column(sa.String(120))
+    company_name: Mapped[str] = mapped_column(sa.String(200))
+    company_domain: Mapped[str | None] = mapped_column(sa.String(253))
+    industry: Mapped[str | None] = mapped_column(sa.String(80))
+    employees: Mapped[int | None]
+    contact_name: Mapped[str | None] = mapped_column(sa.String(120))
+    contact_email: Mapped[str | None] = mapped_column(sa.String(254), index=True)
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(40))
+    job_title: Mapped[str | None] = mapped_column(sa.String(120))
+    country: Mapped[str | None] = mapped_column(sa.String(2))
+    subdivision: Mapped[str | None] = mapped_column(sa.String(6))
+    postal_code: Mapped[str | None] = mapped_column(sa.String(12))
+    city: Mapped[str | None] = mapped_column(sa.String(120))
+    product_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("product.id", ondelete="RESTRICT"), index=True
+    )
+    deal_size_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+    currency: Mapped[str | None] = mapped_column(sa.String(3))
+    bant: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    score: Mapped[int] = mapped_column(default=0)
+    score_breakdown: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    state: Mapped[str] = mapped_column(sa.String(12), default=LeadState.NEW.value)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    product: Mapped[Product | None] = relationship()
+    events: Mapped[list[LeadEvent]] = relationship(back_populates="lead", order_by="LeadEvent.id")
+    offers: Mapped[list[Offer]] = relationship(back_populates="lead", order_by="Offer.id")
+
+
+class Offer(TenantScoped, Base):
+    """One lead offered to one partner, with the deadline by which it must answer."""
+
+    __tablename__ = "offer"
+    __table_args__ = (
+        sa.UniqueConstraint("lead_id", "partner_id"),
+        sa.Index("ix_offer_state_due", "state", "due_at"),
+        sa.Index("ix_offer_partner_state", "partner_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(sa.ForeignKey("lead.id", ondelete="RESTRICT"), index=True)
+    partner_id: Mapped[int] = mapped_column(sa.ForeignKey("partner.id", ondelete="RESTRICT"))
+    state: Mapped[str] = mapped_column(sa.String(10), default="open")
+    offered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime]
+    opened_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    reason_code: Mapped[str | None] = mapped_column(sa.String(40))
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    explanation: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+    lead: Mapped[Lead] = relationship(back_populates="offers")
+    partner: Mapped[Partner] = relationship()
+
+
+class LeadEvent(TenantScoped, Base):
+    """One transition of a lead: who, when, from which state to which, and why."""
+
+    __tablename__ = "lead_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(sa.ForeignKey("lead.id", ondelete="RESTRICT"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    actor_label: Mapped[str] = mapped_column(sa.String(254), default="system")
+    action: Mapped[str] = mapped_column(sa.String(20))
+    from_state: Mapped[str | None] = mapped_column(sa.String(12))
+    to_state: Mapped[str] = mapped_column(sa.String(12))
+    offer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("offer.id", ondelete="RESTRICT"))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+    lead: Mapped[Lead] = relationship(back_populates="events")

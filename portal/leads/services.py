@@ -1,0 +1,37 @@
+"""Use cases of leads that pages read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.leads.lifecycle import LeadState
+from portal.leads.models import Lead, Offer
+
+
+def leads_page(page: int, per_page: int, state: str | None = None) -> Any:
+    """The tenant's leads, newest first, optionally in one state."""
+    query = sa.select(Lead).order_by(Lead.created_at.desc(), Lead.id.desc())
+    if state:
+        query = query.where(Lead.state == LeadState(state).value)
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+def lead_counts_by_state() -> dict[str, int]:
+    """How many of the tenant's leads are in each state, every state listed."""
+    rows = db.session.execute(sa.select(Lead.state, sa.func.count()).group_by(Lead.state))
+    counts = {state.value: 0 for state in LeadState}
+    counts.update({state: count for state, count in rows})
+    return counts
+
+
+def open_offers_for_partner(partner_id: int) -> list[Offer]:
+    """A partner's open offers, the nearest deadline first."""
+    query = (
+        sa.select(Offer)
+        .where(Offer.partner_id == partner_id, Offer.state == "open")
+        .order_by(Offer.due_at, Offer.id)
+    )
+    return list(db.session.scalars(query))

@@ -1,0 +1,1 @@
+"""Partners, tiers, SLA policies, territories, products and coverage."""

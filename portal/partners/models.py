@@ -1,0 +1,117 @@
+"""The channel network: tiers, partners, territories, products and who covers what."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, TenantScoped, Timestamped
+
+PARTNER_STATUSES = ("active", "paused", "suspended")
+TERRITORY_KINDS = ("global", "region", "country", "subdivision", "postal")
+
+
+class Tier(TenantScoped, Base):
+    __tablename__ = "tier"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(40))
+    rank: Mapped[int]  # 1 is the top tier
+    routing_weight: Mapped[int] = mapped_column(default=0)
+
+
+class Partner(TenantScoped, Timestamped, Base):
+    __tablename__ = "partner"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "name"),
+        sa.CheckConstraint("capacity >= 0", name="capacity_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    tier_id: Mapped[int] = mapped_column(sa.ForeignKey("tier.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(12), default="active")
+    capacity: Mapped[int] = mapped_column(default=25)
+    country: Mapped[str] = mapped_column(sa.String(2))
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    contact_name: Mapped[str | None] = mapped_column(sa.String(120))
+    contact_email: Mapped[str | None] = mapped_column(sa.String(254))
+
+    tier: Mapped[Tier] = relationship(lazy="joined", innerjoin=True)
+    territories: Mapped[list[PartnerTerritory]] = relationship(
+        back_populates="partner", cascade="all, delete-orphan"
+    )
+    products: Mapped[list[PartnerProduct]] = relationship(
+        back_populates="partner", cascade="all, delete-orphan"
+    )
+
+
+class Territory(TenantScoped, Base):
+    """A node of the ISO 3166 hierarchy a partner can cover, from global to a postal prefix."""
+
+    __tablename__ = "territory"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40))
+    name: Mapped[str] = mapped_column(sa.String(120))
+    kind: Mapped[str] = mapped_column(sa.String(12))
+    country: Mapped[str | None] = mapped_column(sa.String(2))
+    subdivision: Mapped[str | None] = mapped_column(sa.String(6))
+    postal_prefix: Mapped[str | None] = mapped_column(sa.String(10))
+    region_countries: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+
+
+class ProductLine(TenantScoped, Base):
+    __tablename__ = "product_line"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40))
+    name: Mapped[str] = mapped_column(sa.String(120))
+
+
+class Product(TenantScoped, Base):
+    __tablename__ = "product"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40))
+    name: Mapped[str] = mapped_column(sa.String(120))
+    line_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("product_line.id", ondelete="RESTRICT"), index=True
+    )
+
+    line: Mapped[ProductLine] = relationship()
+
+
+class PartnerTerritory(TenantScoped, Base):
+    __tablename__ = "partner_territory"
+    __table_args__ = (sa.UniqueConstraint("partner_id", "territory_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(sa.ForeignKey("partner.id", ondelete="CASCADE"))
+    territory_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("territory.id", ondelete="RESTRICT"), index=True
+    )
+
+    partner: Mapped[Partner] = relationship(back_populates="territories")
+    territory: Mapped[Territory] = relationship()
+
+
+class PartnerProduct(TenantScoped, Base):
+    __tablename__ = "partner_product"
+    __table_args__ = (sa.UniqueConstraint("partner_id", "product_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(sa.ForeignKey("partner.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("product.id", ondelete="RESTRICT"), index=True
+    )
+    certification: Mapped[int] = mapped_column(default=0)
+
+    partner: Mapped[Partner] = relationship(back_populates="products")
+    product: Mapped[Product] = relationship()

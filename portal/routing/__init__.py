@@ -1,0 +1,1 @@
+"""Routing: the pure engine, its index of tenant configuration, and simulation."""

@@ -1,0 +1,1 @@
+"""Tenants, users, roles, login, API keys and tenant scoping."""

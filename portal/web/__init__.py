@@ -1,0 +1,1 @@
+"""The shell every page shares: home, navigation, errors and security headers."""

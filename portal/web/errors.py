@@ -1,0 +1,73 @@
+"""Error pages for people and problem-details JSON for the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
+
+from portal.extensions import db
+from portal.tenancy.policy import is_api_request
+
+MESSAGES = {
+    400: "The request could not be understood. Check the form and try again.",
+    401: "You need to sign in to see this.",
+    403: "Your role does not allow this page. Ask an administrator if you need it.",
+    404: "There is nothing here. The link may be old, or the item belongs to someone else.",
+    405: "This address does not accept that kind of request.",
+    413: "What you sent is too large.",
+    429: "Too many attempts. Wait a minute before you try again.",
+    500: "Something went wrong on our side. The error has been logged; please try again.",
+}
+
+
+def _respond(status: int, title: str, detail: str) -> Any:
+    if is_api_request():
+        body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+        response = jsonify(body)
+        response.status_code = status
+        response.mimetype = "application/problem+json"
+        return response
+    return render_template("errors/error.html", status=status, title=title, detail=detail), status
+
+
+def _http_error(exc: HTTPException) -> Any:
+    status = exc.code or 500
+    detail = (
+        exc.description if exc.description and not _is_default(exc) else MESSAGES.get(status, "")
+    )
+    return _respond(status, exc.name, detail)
+
+
+def _is_default(exc: HTTPException) -> bool:
+    return exc.description == type(exc).description
+
+
+def _csrf_error(exc: CSRFError) -> Any:
+    return _respond(
+        400,
+        "Form expired",
+        "The form was open too long or did not come from this site. Reload the page and try again.",
+    )
+
+
+def _unexpected(exc: Exception) -> Any:
+    db.session.rollback()
+    original = getattr(exc, "original_exception", exc)
+    from flask import current_app
+
+    current_app.logger.exception("unhandled error", exc_info=original)
+    return _respond(500, InternalServerError.name, MESSAGES[500])
+
+
+def not_found() -> Any:
+    """The answer for an object that is not in this tenant, or not the user's to see."""
+    return _respond(404, NotFound.name, MESSAGES[404])
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(InternalServerError, _unexpected)

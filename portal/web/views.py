@@ -1,0 +1,58 @@
+"""Home, health and the template helpers every page uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Flask, render_template
+from flask_login import current_user
+
+from portal.extensions import db, queue
+from portal.leads import services as lead_services
+from portal.partners import services as partner_services
+from portal.tenancy.policy import public, signed_in
+from portal.tenancy.roles import Permission
+from portal.web import navigation
+from portal.web.timefmt import local_time
+
+bp = Blueprint("web", __name__)
+
+
+@bp.route("/")
+@signed_in
+def home() -> Any:
+    figures: dict[str, Any] = {}
+    if current_user.can(Permission.VIEW_LEADS):
+        figures["lead_counts"] = lead_services.lead_counts_by_state()
+        figures["partner_count"] = partner_services.partner_count()
+    if current_user.can(Permission.WORK_INBOX):
+        figures["open_offers"] = len(lead_services.open_offers_for_partner(current_user.partner_id))
+    return render_template("home.html", figures=figures)
+
+
+@bp.route("/healthz")
+@public
+def health() -> Any:
+    """Whether the database and the job queue's Redis answer."""
+    checks = {}
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # a health check reports every failure rather than raising
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        queue.connection.ping()
+        checks["redis"] = "ok" if queue.is_async else "in-process"
+    except Exception as exc:
+        checks["redis"] = f"error: {type(exc).__name__}"
+    healthy = all(v in ("ok", "in-process") for v in checks.values())
+    return {"status": "ok" if healthy else "degraded", "checks": checks}, 200 if healthy else 503
+
+
+def init_app(app: Flask) -> None:
+    @app.context_processor
+    def _inject() -> dict[str, Any]:
+        return {"nav_items": navigation.items_for(current_user), "Permission": Permission}
+
+    app.add_template_filter(local_time, "local_time")
