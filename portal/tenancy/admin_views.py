@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from portal.errors import Conflict, NotFound, ValidationFailed
 from portal.partners import services as partner_services
@@ -33,8 +34,8 @@ def users() -> Any:
 @requires(Permission.MANAGE_USERS)
 def new_user() -> Any:
     form = UserForm()
-    form.partner_id.choices = [("", "—")] + [
-        (p.id, p.name) for p in partner_services.partner_choices()
+    form.partner_id.choices = [SelectChoice("", "—")] + [
+        SelectChoice(p.id, p.name) for p in partner_services.partner_choices()
     ]
     if form.validate_on_submit():
         try:

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from wtforms import EmailField, PasswordField, RadioField, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from portal.forms import PortalForm
-from portal.tenancy.passwords import MAX_LENGTH
+from portal.tenancy.passwords import MAX_LENGTH, password_problems
 from portal.tenancy.roles import Role
 
 _PASSWORD_LENGTH = Length(
     max=MAX_LENGTH, message=f"Passwords have at most {MAX_LENGTH} characters."
 )
+_EMAIL = Email(message="Enter a valid e-mail address.")
+
+
+def _password_policy(form: PortalForm, field: object) -> None:
+    """The password rules, checked with the other fields so every error shows at once."""
+    email_field = getattr(form, "email", None)
+    problems = password_problems(field.data or "", email=email_field.data if email_field else "")
+    if problems:
+        raise ValidationError(" ".join(problems))
 
 
 class LoginForm(PortalForm):
@@ -31,7 +41,7 @@ class ChangePasswordForm(PortalForm):
         validators=[DataRequired("Enter your current password."), _PASSWORD_LENGTH],
     )
     new_password = PasswordField(
-        "New password", validators=[DataRequired("Enter a new password."), _PASSWORD_LENGTH]
+        "New password", validators=[DataRequired("Enter a new password."), _password_policy]
     )
     confirm = PasswordField(
         "Repeat the new password",
@@ -47,12 +57,12 @@ class UserForm(PortalForm):
         "Name", validators=[DataRequired("Enter the person's name."), Length(max=120)]
     )
     email = EmailField(
-        "E-mail", validators=[DataRequired("Enter an e-mail address."), Length(max=254)]
+        "E-mail", validators=[DataRequired("Enter an e-mail address."), Length(max=254), _EMAIL]
     )
-    role = SelectField("Role", choices=[(r.value, r.label) for r in Role])
+    role = SelectField("Role", choices=[SelectChoice(r.value, r.label) for r in Role])
     partner_id = SelectField("Partner (partner users only)", coerce=lambda v: int(v) if v else None)
     password = PasswordField(
-        "Initial password", validators=[DataRequired("Set an initial password."), _PASSWORD_LENGTH]
+        "Initial password", validators=[DataRequired("Set an initial password."), _password_policy]
     )
 
 

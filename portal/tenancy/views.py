@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
+from wtforms.fields.choices import SelectChoice
 
 from portal.errors import ValidationFailed
 from portal.extensions import limiter, login_manager
@@ -121,7 +122,7 @@ def choose_tenant() -> Any:
         flash("Please sign in again.", "warning")
         return redirect(url_for("auth.login"))
     form = ChooseTenantForm()
-    form.account.choices = [(u.id, u.tenant.name) for u in accounts]
+    form.account.choices = [SelectChoice(u.id, u.tenant.name) for u in accounts]
     if form.validate_on_submit():
         chosen = next(u for u in accounts if u.id == form.account.data)
         return _sign_in(chosen)

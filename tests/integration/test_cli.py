@@ -1,0 +1,94 @@
+"""The flask command group: tenants, users and their errors."""
+
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.tenancy.models import Tenant, User
+from portal.tenancy.scoping import unscoped
+
+
+def test_tenant_create_makes_a_tenant(app):
+    result = app.test_cli_runner().invoke(args=["tenant", "create", "initech", "--name", "Initech"])
+    assert result.exit_code == 0, result.output
+    with app.app_context(), unscoped():
+        assert (
+            db.session.scalar(sa.select(Tenant.name).where(Tenant.slug == "initech")) == "Initech"
+        )
+
+
+def test_a_taken_or_malformed_slug_is_refused_with_the_reason(app):
+    runner = app.test_cli_runner()
+    runner.invoke(args=["tenant", "create", "initech"])
+    taken = runner.invoke(args=["tenant", "create", "initech"])
+    malformed = runner.invoke(args=["tenant", "create", "Not A Slug!"])
+    assert taken.exit_code != 0 and "exists already" in taken.output
+    assert malformed.exit_code != 0 and "lower-case" in malformed.output
+
+
+def test_user_create_makes_a_user_who_can_sign_in(app, client):
+    runner = app.test_cli_runner()
+    runner.invoke(args=["tenant", "create", "initech"])
+    result = runner.invoke(
+        args=[
+            "user",
+            "create",
+            "--tenant",
+            "initech",
+            "--email",
+            "Peter@Initech.example",
+            "--name",
+            "Peter",
+            "--role",
+            "admin",
+            "--password",
+            "tps-report-cover",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context(), unscoped():
+        user = db.session.scalar(sa.select(User).where(User.email == "peter@initech.example"))
+    assert user.role == "admin"
+    from tests.conftest import login
+
+    assert login(client, "peter@initech.example", "tps-report-cover").status_code == 302
+
+
+def test_user_create_explains_each_refusal(app):
+    runner = app.test_cli_runner()
+    runner.invoke(args=["tenant", "create", "initech"])
+    result = runner.invoke(
+        args=[
+            "user",
+            "create",
+            "--tenant",
+            "initech",
+            "--email",
+            "bad",
+            "--name",
+            "X",
+            "--role",
+            "partner_user",
+            "--password",
+            "password",
+        ]
+    )
+    assert result.exit_code != 0
+    assert "email:" in result.output and "partner_id:" in result.output
+    assert "password:" in result.output
+    missing = runner.invoke(
+        args=[
+            "user",
+            "create",
+            "--tenant",
+            "nope",
+            "--email",
+            "a@b.example",
+            "--name",
+            "A",
+            "--role",
+            "admin",
+            "--password",
+            "long-enough-pass",
+        ]
+    )
+    assert missing.exit_code != 0 and "no tenant" in missing.output

@@ -1,0 +1,64 @@
+"""The lead life cycle's legal moves, tested as plain Python."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from portal.leads.lifecycle import (
+    TERMINAL,
+    TRANSITIONS,
+    Action,
+    IllegalTransition,
+    LeadState,
+    allowed_actions,
+    next_state,
+)
+
+
+def test_a_new_lead_scored_above_the_threshold_becomes_an_mql():
+    assert next_state(LeadState.NEW, Action.SCORE_ABOVE) is LeadState.MQL
+
+
+def test_a_rejected_or_expired_offer_sends_the_lead_back_to_routing():
+    for action in (Action.REJECT, Action.EXPIRE, Action.RECALL):
+        assert next_state(LeadState.OFFERED, action) is LeadState.MQL
+
+
+def test_a_won_lead_cannot_be_accepted_again():
+    with pytest.raises(IllegalTransition, match="'won' cannot accept"):
+        next_state(LeadState.WON, Action.ACCEPT)
+
+
+def test_unknown_states_and_actions_are_errors_not_silent_no_ops():
+    with pytest.raises(ValueError):
+        next_state("bogus", Action.ACCEPT)
+    with pytest.raises(ValueError):
+        next_state(LeadState.NEW, "bogus")
+
+
+@given(st.sampled_from(list(LeadState)), st.sampled_from(list(Action)))
+def test_every_pair_either_moves_as_the_table_says_or_raises(state, action):
+    if (state, action) in TRANSITIONS:
+        assert next_state(state, action) is TRANSITIONS[(state, action)]
+        assert action in allowed_actions(state)
+    else:
+        with pytest.raises(IllegalTransition):
+            next_state(state, action)
+        assert action not in allowed_actions(state)
+
+
+def test_terminal_states_allow_nothing():
+    for state in TERMINAL:
+        assert allowed_actions(state) == []
+
+
+def test_every_state_is_reachable_from_new():
+    reached, frontier = {LeadState.NEW}, [LeadState.NEW]
+    while frontier:
+        state = frontier.pop()
+        for action in allowed_actions(state):
+            target = next_state(state, action)
+            if target not in reached:
+                reached.add(target)
+                frontier.append(target)
+    assert reached == set(LeadState)
