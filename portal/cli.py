@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from portal.errors import ServiceError, ValidationFailed
 from portal.tenancy.roles import Role
@@ -69,6 +69,7 @@ def create_user(
 
 
 @click.command("demo")
+@with_appcontext
 @click.option(
     "--password",
     default="demo-portal-2026",
@@ -92,10 +93,13 @@ def demo(password: str, leads: int) -> None:
 
 
 @click.command("serve")
+@with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 def serve(host: str, port: int) -> None:
     """Run the development server; without Redis, periodic jobs run on an in-process timer."""
+    from werkzeug.serving import run_simple
+
     from portal.jobs import start_inprocess_timer
 
     app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -104,7 +108,8 @@ def serve(host: str, port: int) -> None:
         start_inprocess_timer(app, stop)
         click.echo("No REDIS_URL: jobs run in-process, periodic jobs on a timer thread.")
     try:
-        app.run(host=host, port=port, use_reloader=False, threaded=True)
+        # app.run() refuses to start inside the flask CLI; run werkzeug's server directly.
+        run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         stop.set()
 

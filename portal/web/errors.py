@@ -59,12 +59,12 @@ def _unexpected(exc: Exception) -> Any:
     from flask import current_app
 
     current_app.logger.exception("unhandled error", exc_info=original)
-    return _respond(500, InternalServerError.name, MESSAGES[500])
+    return _respond(500, InternalServerError().name, MESSAGES[500])
 
 
 def not_found() -> Any:
     """The answer for an object that is not in this tenant, or not the user's to see."""
-    return _respond(404, NotFound.name, MESSAGES[404])
+    return _respond(404, NotFound().name, MESSAGES[404])
 
 
 def register(app: Flask) -> None:

@@ -25,7 +25,12 @@ def viewer_zone() -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
+FORMATS = {"medium": "d MMM y, HH:mm zzz", "short": "d MMM y, HH:mm"}
+
+
 def local_time(value: datetime | None, fmt: str = "medium") -> str:
+    """A UTC timestamp in the viewer's zone; the medium form names the zone."""
     if value is None:
         return "—"
-    return format_datetime(value, format=fmt, tzinfo=viewer_zone(), locale="en_GB")
+    pattern = FORMATS.get(fmt, fmt)
+    return format_datetime(value, format=pattern, tzinfo=viewer_zone(), locale="en_GB")

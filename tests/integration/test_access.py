@@ -100,3 +100,22 @@ def test_an_api_path_gets_a_json_problem_instead_of_a_page(client):
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["status"] == 404
+
+
+def test_an_unexpected_error_gets_the_styled_500_page_and_json_under_the_api(database_url):
+    from portal.tenancy.policy import public
+    from tests.conftest import make_app
+
+    app = make_app(database_url, PROPAGATE_EXCEPTIONS=False)
+
+    @public
+    def broken():
+        raise RuntimeError("boom")
+
+    app.add_url_rule("/broken", view_func=broken)
+    app.add_url_rule("/api/v1/broken", endpoint="api_broken", view_func=broken)
+    page = app.test_client().get("/broken")
+    assert page.status_code == 500 and 'data-testid="error-page"' in page.get_data(as_text=True)
+    assert "boom" not in page.get_data(as_text=True)
+    api = app.test_client().get("/api/v1/broken")
+    assert api.status_code == 500 and api.get_json()["title"] == "Internal Server Error"

@@ -1,0 +1,71 @@
+"""`flask demo` builds two realistic tenants, and running it again only resets the logins."""
+
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.leads.lifecycle import LeadState
+from portal.leads.models import Lead, LeadEvent
+from portal.partners.models import Partner, Tier
+from portal.tenancy.models import Tenant, User
+from portal.tenancy.roles import Role
+from portal.tenancy.scoping import tenant_scope, unscoped
+from tests.conftest import login
+
+
+def _programme(tenant_id):
+    with tenant_scope(tenant_id):
+        partners = db.session.scalars(sa.select(Partner)).all()
+        tiers = db.session.scalar(sa.select(sa.func.count(Tier.id)))
+        roles = set(db.session.scalars(sa.select(User.role)))
+        states = dict(
+            db.session.execute(sa.select(Lead.state, sa.func.count()).group_by(Lead.state)).all()
+        )
+        last_event = (
+            sa.select(LeadEvent.to_state)
+            .where(LeadEvent.lead_id == Lead.id)
+            .order_by(LeadEvent.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        mismatched = db.session.scalar(
+            sa.select(sa.func.count(Lead.id)).where(Lead.state != "new", Lead.state != last_event)
+        )
+    return partners, tiers, roles, states, mismatched
+
+
+def test_the_demo_builds_two_tenants_with_a_realistic_programme(app):
+    result = app.test_cli_runner().invoke(args=["demo", "--password", "demo-portal-2026"])
+    assert result.exit_code == 0, result.output
+    with app.app_context(), unscoped():
+        tenants = db.session.scalars(
+            sa.select(Tenant).where(Tenant.slug.in_(["acme", "globex"]))
+        ).all()
+    assert len(tenants) == 2
+    for tenant in tenants:
+        with app.app_context():
+            partners, tiers, roles, states, mismatched = _programme(tenant.id)
+        assert len(partners) >= 20 and len({p.country for p in partners}) >= 5 and tiers >= 3
+        assert roles == {r.value for r in Role}
+        assert sum(states.values()) >= 500
+        assert all(states.get(s.value, 0) > 0 for s in LeadState), states
+        assert mismatched == 0
+    assert "admin@acme.example" in result.output and "reseller@multi.example" in result.output
+
+
+def test_running_the_demo_again_resets_the_logins_without_building_twice(app, client):
+    runner = app.test_cli_runner()
+    runner.invoke(args=["demo"])
+    again = runner.invoke(args=["demo", "--password", "another-demo-pass"])
+    assert again.exit_code == 0, again.output
+    with app.app_context(), unscoped():
+        assert (
+            db.session.scalar(sa.select(sa.func.count(Tenant.id)).where(Tenant.slug == "acme")) == 1
+        )
+    assert login(client, "manager@acme.example", "another-demo-pass").status_code == 302
+
+
+def test_a_weak_demo_password_is_refused_before_anything_is_built(app):
+    result = app.test_cli_runner().invoke(args=["demo", "--password", "password"])
+    assert result.exit_code != 0 and "password" in result.output
+    with app.app_context(), unscoped():
+        assert db.session.scalar(sa.select(sa.func.count(Tenant.id))) == 0
