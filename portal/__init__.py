@@ -74,17 +74,35 @@ def _tune_engine(engine: sa.Engine) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from portal.api.views import bp as api_bp
+    from portal.api import views as api
     from portal.extensions import csrf
-    from portal.leads.views import bp as leads_bp
-    from portal.partners.views import bp as partners_bp
-    from portal.tenancy.admin_views import bp as admin_bp
-    from portal.tenancy.views import bp as auth_bp
+    from portal.leads import qualification_views, reason_views
+    from portal.leads import views as leads
+    from portal.partners import product_views, sla_views, territory_views, tier_views
+    from portal.partners import views as partners
+    from portal.routing import views as routing
+    from portal.tenancy import admin_views
+    from portal.tenancy import views as auth
     from portal.web import views as web
 
-    csrf.exempt(api_bp)  # the API authenticates each request by key, not by cookie
-    for blueprint in (web.bp, auth_bp, admin_bp, partners_bp, leads_bp, api_bp):
-        app.register_blueprint(blueprint)
+    csrf.exempt(api.bp)  # the API authenticates each request by key, not by cookie
+    rooms = (
+        web,
+        auth,
+        admin_views,
+        partners,
+        tier_views,
+        sla_views,
+        territory_views,
+        product_views,
+        leads,
+        qualification_views,
+        reason_views,
+        routing,
+        api,
+    )
+    for room in rooms:
+        app.register_blueprint(room.bp)
     web.init_app(app)
 
 

@@ -51,3 +51,21 @@ def record(
         event.tenant_id = tenant_id
     session.add(event)
     return event
+
+
+def apply_changes(obj: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """Set each value on obj; return {field: [old, new]} for those that really changed."""
+    changes = {}
+    for field, new in values.items():
+        old = getattr(obj, field)
+        if old != new:
+            setattr(obj, field, new)
+            changes[field] = [_plain(old), _plain(new)]
+    return changes
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe form of a value for the audit row."""
+    if value is None or isinstance(value, bool | int | float | str | list | dict):
+        return value
+    return str(value)

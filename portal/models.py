@@ -1,22 +1,33 @@
 """Imports every model so metadata, migrations and relationships see the whole schema."""
 
 from portal.audit import AuditEvent
-from portal.leads.models import Lead, LeadEvent, Offer
+from portal.leads.models import (
+    EngagementRule,
+    Lead,
+    LeadEvent,
+    Offer,
+    QualificationSettings,
+    RejectionReason,
+    ScoringRule,
+)
 from portal.partners.models import (
     Partner,
     PartnerProduct,
     PartnerTerritory,
     Product,
     ProductLine,
+    SlaPolicy,
     Territory,
     Tier,
 )
+from portal.routing.models import RoutingSettings, SegmentRule
 from portal.tenancy.models import ApiKey, AuthSession, Tenant, User
 
 __all__ = [
     "ApiKey",
     "AuditEvent",
     "AuthSession",
+    "EngagementRule",
     "Lead",
     "LeadEvent",
     "Offer",
@@ -25,6 +36,12 @@ __all__ = [
     "PartnerTerritory",
     "Product",
     "ProductLine",
+    "QualificationSettings",
+    "RejectionReason",
+    "RoutingSettings",
+    "ScoringRule",
+    "SegmentRule",
+    "SlaPolicy",
     "Tenant",
     "Territory",
     "Tier",

@@ -167,10 +167,12 @@ class World:
 def build_tenant(slug: str) -> TenantWorld:
     """A tenant with a user of every role and two partners, each with a partner user."""
     from portal.tenancy.scoping import tenant_scope
+    from portal.tenancy.seeding import seed_defaults
     from tests.factories import PartnerFactory, TenantFactory, UserFactory
 
     tenant = TenantFactory(slug=slug, name=slug.title())
     with tenant_scope(tenant.id):
+        seed_defaults()
         partner, other = PartnerFactory(), PartnerFactory()
         people = {
             role: UserFactory(email=f"{role}@{slug}.example", role=role)

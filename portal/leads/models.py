@@ -108,3 +108,53 @@ class LeadEvent(TenantScoped, Base):
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 
     lead: Mapped[Lead] = relationship(back_populates="events")
+
+
+class RejectionReason(TenantScoped, Base):
+    """A code from the tenant's catalogue that a partner gives when it rejects a lead."""
+
+    __tablename__ = "rejection_reason"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40))
+    label: Mapped[str] = mapped_column(sa.String(120))
+    comment_required: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class ScoringRule(TenantScoped, Base):
+    """A profile rule: points when a lead field meets a condition."""
+
+    __tablename__ = "scoring_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    field: Mapped[str] = mapped_column(sa.String(30))
+    operator: Mapped[str] = mapped_column(sa.String(20))
+    # A list of strings for "in" and "contains", [low, high] (either may be null) for "between".
+    values: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    points: Mapped[int]
+
+
+class EngagementRule(TenantScoped, Base):
+    """Points for an activity type, optionally fading to nothing over some days."""
+
+    __tablename__ = "engagement_rule"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "activity_type"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_type: Mapped[str] = mapped_column(sa.String(40))
+    points: Mapped[int]
+    decay_days: Mapped[int | None]
+
+
+class QualificationSettings(TenantScoped, Base):
+    """The MQL threshold and the fields a lead needs before it can be offered; one per tenant."""
+
+    __tablename__ = "qualification_settings"
+    __table_args__ = (sa.UniqueConstraint("tenant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mql_threshold: Mapped[int] = mapped_column(default=60)
+    required_fields: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)

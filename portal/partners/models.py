@@ -11,6 +11,7 @@ from portal.db import Base, TenantScoped, Timestamped
 
 PARTNER_STATUSES = ("active", "paused", "suspended")
 TERRITORY_KINDS = ("global", "region", "country", "subdivision", "postal")
+SLA_CLOCKS = ("wall", "business")
 
 
 class Tier(TenantScoped, Base):
@@ -21,6 +22,28 @@ class Tier(TenantScoped, Base):
     name: Mapped[str] = mapped_column(sa.String(40))
     rank: Mapped[int]  # 1 is the top tier
     routing_weight: Mapped[int] = mapped_column(default=0)
+
+
+class SlaPolicy(TenantScoped, Base):
+    """How long a partner has to answer an offer, and how that time is counted."""
+
+    __tablename__ = "sla_policy"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "name"),
+        sa.CheckConstraint("response_hours > 0", name="response_hours_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(80))
+    response_hours: Mapped[int]
+    clock: Mapped[str] = mapped_column(sa.String(10), default="business")
+    # Monday is 0, as in datetime.weekday().
+    work_days: Mapped[list[Any]] = mapped_column(sa.JSON, default=lambda: [0, 1, 2, 3, 4])
+    work_start: Mapped[str] = mapped_column(sa.String(5), default="09:00")
+    work_end: Mapped[str] = mapped_column(sa.String(5), default="17:00")
+    holiday_country: Mapped[str | None] = mapped_column(sa.String(2))
+    reminder_points: Mapped[list[Any]] = mapped_column(sa.JSON, default=lambda: [50, 90])
+    is_default: Mapped[bool] = mapped_column(default=False)
 
 
 class Partner(TenantScoped, Timestamped, Base):
@@ -39,8 +62,14 @@ class Partner(TenantScoped, Timestamped, Base):
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
     contact_name: Mapped[str | None] = mapped_column(sa.String(120))
     contact_email: Mapped[str | None] = mapped_column(sa.String(254))
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(40))
+    # None: the tenant's default SLA policy applies.
+    sla_policy_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("sla_policy.id", ondelete="RESTRICT"), index=True
+    )
 
     tier: Mapped[Tier] = relationship(lazy="joined", innerjoin=True)
+    sla_policy: Mapped[SlaPolicy | None] = relationship()
     territories: Mapped[list[PartnerTerritory]] = relationship(
         back_populates="partner", cascade="all, delete-orphan"
     )
@@ -81,6 +110,7 @@ class Product(TenantScoped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(40))
     name: Mapped[str] = mapped_column(sa.String(120))
+    active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     line_id: Mapped[int] = mapped_column(
         sa.ForeignKey("product_line.id", ondelete="RESTRICT"), index=True
     )

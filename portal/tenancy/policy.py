@@ -25,6 +25,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Rule:
     kind: str  # "public", "user", "permission" or "api_key"
     permission: Permission | None = None
+    # The URL argument naming a partner: its own partner's users may open the page too.
+    own_partner_arg: str | None = None
 
 
 def _declare(rule: Rule) -> Callable[[F], F]:
@@ -40,9 +42,13 @@ signed_in = _declare(Rule("user"))
 api_key = _declare(Rule("api_key"))
 
 
-def requires(permission: Permission) -> Callable[[F], F]:
-    """A view for signed-in users whose role grants this permission."""
-    return _declare(Rule("permission", permission))
+def requires(permission: Permission, *, or_own_partner: str | None = None) -> Callable[[F], F]:
+    """A view for signed-in users whose role grants this permission.
+
+    With or_own_partner="partner_id", a partner user may also open it for their own partner
+    (and gets 404 for any other partner, whose existence is none of their business).
+    """
+    return _declare(Rule("permission", permission, or_own_partner))
 
 
 def rule_for(endpoint: str | None, app: Flask) -> Rule | None:
@@ -76,8 +82,17 @@ def _enforce() -> Any:
         return redirect(url_for("auth.login"))
     g.tenant_token = enter_tenant(current_user.tenant_id)
     if rule.kind == "permission" and not current_user.can(rule.permission):
-        abort(403)
+        _refuse(rule)
     return None
+
+
+def _refuse(rule: Rule) -> None:
+    if rule.own_partner_arg and current_user.partner_id is not None:
+        asked = (request.view_args or {}).get(rule.own_partner_arg)
+        if asked == current_user.partner_id:
+            return
+        abort(404)
+    abort(403)
 
 
 def _enter_api_tenant() -> None:

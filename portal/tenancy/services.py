@@ -20,7 +20,8 @@ from portal.extensions import db
 from portal.tenancy import passwords
 from portal.tenancy.models import ApiKey, AuthSession, Tenant, User
 from portal.tenancy.roles import Role, requires_partner
-from portal.tenancy.scoping import tenant_scope, unscoped
+from portal.tenancy.seeding import seed_defaults
+from portal.tenancy.scoping import current_tenant_id, tenant_scope, unscoped
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 API_KEY_PREFIX = "pp_"
@@ -57,6 +58,8 @@ def create_tenant(slug: str, name: str, *, actor: Any = "cli") -> Tenant:
         tenant = Tenant(slug=slug, name=name.strip() or slug)
         db.session.add(tenant)
         db.session.flush()
+        with tenant_scope(tenant.id):
+            seed_defaults()
         audit.record(
             db.session,
             actor=actor,
@@ -67,6 +70,22 @@ def create_tenant(slug: str, name: str, *, actor: Any = "cli") -> Tenant:
         )
         db.session.commit()
     return tenant
+
+
+def note_config_change() -> None:
+    """Bump the current tenant's configuration version, in the caller's transaction.
+
+    Routing indexes compare this number to know when to rebuild; the UPDATE is atomic, so
+    concurrent changes each count.
+    """
+    tenant_id = current_tenant_id()
+    if tenant_id is None:
+        raise RuntimeError("a configuration change needs a tenant in scope")
+    db.session.execute(
+        sa.update(Tenant)
+        .where(Tenant.id == tenant_id)
+        .values(config_version=Tenant.config_version + 1)
+    )
 
 
 def tenant_by_slug(slug: str) -> Tenant:

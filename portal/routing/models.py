@@ -1,0 +1,48 @@
+"""Routing configuration: segment rules and the weights of the routing score."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, TenantScoped
+from portal.partners.models import Tier
+
+SEGMENT_BASES = ("employees", "deal_size")
+
+
+class SegmentRule(TenantScoped, Base):
+    """Leads of a segment (by company size or deal size) need a minimum tier or certification."""
+
+    __tablename__ = "segment_rule"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "name"),
+        sa.CheckConstraint("min_value >= 0", name="min_value_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(80))
+    basis: Mapped[str] = mapped_column(sa.String(12))
+    # Inclusive lower bound; upper bound exclusive, None for no upper bound. Deal sizes are
+    # in minor units of `currency`.
+    min_value: Mapped[int] = mapped_column(sa.BigInteger)
+    max_value: Mapped[int | None] = mapped_column(sa.BigInteger)
+    currency: Mapped[str | None] = mapped_column(sa.String(3))
+    min_tier_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tier.id", ondelete="RESTRICT"))
+    min_certification: Mapped[int | None]
+
+    min_tier: Mapped[Tier | None] = relationship()
+
+
+class RoutingSettings(TenantScoped, Base):
+    """The weights of the routing score's terms; one row per tenant."""
+
+    __tablename__ = "routing_settings"
+    __table_args__ = (sa.UniqueConstraint("tenant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    weight_territory: Mapped[int] = mapped_column(default=40)
+    weight_tier: Mapped[int] = mapped_column(default=20)
+    weight_quality: Mapped[int] = mapped_column(default=20)
+    weight_capacity: Mapped[int] = mapped_column(default=10)
+    weight_fairness: Mapped[int] = mapped_column(default=10)
