@@ -60,11 +60,11 @@ def apply_changes(obj: Any, values: dict[str, Any]) -> dict[str, Any]:
         old = getattr(obj, field)
         if old != new:
             setattr(obj, field, new)
-            changes[field] = [_plain(old), _plain(new)]
+            changes[field] = [plain(old), plain(new)]
     return changes
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A JSON-safe form of a value for the audit row."""
     if value is None or isinstance(value, bool | int | float | str | list | dict):
         return value

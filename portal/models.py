@@ -12,6 +12,7 @@ from portal.leads.models import (
 )
 from portal.partners.models import (
     Partner,
+    PartnerImport,
     PartnerProduct,
     PartnerTerritory,
     Product,
@@ -32,6 +33,7 @@ __all__ = [
     "LeadEvent",
     "Offer",
     "Partner",
+    "PartnerImport",
     "PartnerProduct",
     "PartnerTerritory",
     "Product",

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, TenantScoped, Timestamped
+from portal.partners.validation import PARTNER_STATUSES  # noqa: F401  (re-exported)
 
-PARTNER_STATUSES = ("active", "paused", "suspended")
 TERRITORY_KINDS = ("global", "region", "country", "subdivision", "postal")
 SLA_CLOCKS = ("wall", "business")
 
@@ -31,6 +32,14 @@ class SlaPolicy(TenantScoped, Base):
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "name"),
         sa.CheckConstraint("response_hours > 0", name="response_hours_positive"),
+        # At most one default per tenant, whatever the services do.
+        sa.Index(
+            "uq_sla_policy_one_default",
+            "tenant_id",
+            unique=True,
+            postgresql_where=sa.text("is_default"),
+            sqlite_where=sa.text("is_default"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -145,3 +154,18 @@ class PartnerProduct(TenantScoped, Base):
 
     partner: Mapped[Partner] = relationship(back_populates="products")
     product: Mapped[Product] = relationship()
+
+
+class PartnerImport(TenantScoped, Timestamped, Base):
+    """An uploaded partner CSV: checked in a dry run, applied at most once."""
+
+    __tablename__ = "partner_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    content: Mapped[str] = mapped_column(sa.Text)
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    applied_at: Mapped[datetime | None]
+    summary: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)

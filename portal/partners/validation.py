@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import holidays
 import pycountry
 
+PARTNER_STATUSES = ("active", "paused", "suspended")
 CERTIFICATION_LEVELS = {0: "None", 1: "Certified", 2: "Advanced", 3: "Expert"}
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -190,3 +191,10 @@ def certification(raw: int | str) -> int:
     if value not in CERTIFICATION_LEVELS:
         raise InvalidValue("Choose a certification level from 0 (none) to 3 (expert).")
     return value
+
+
+@lru_cache(maxsize=1)
+def country_choices() -> tuple[tuple[str, str], ...]:
+    """(alpha-2, name) of every ISO 3166-1 country, by name."""
+    pairs = ((c.alpha_2, getattr(c, "common_name", None) or c.name) for c in pycountry.countries)
+    return tuple(sorted(pairs, key=lambda pair: pair[1]))

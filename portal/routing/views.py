@@ -2,6 +2,118 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from portal.errors import NotFound, ValidationFailed
+from portal.routing import services
+from portal.routing.forms import SegmentRuleForm, WeightsForm
+from portal.tenancy.policy import requires
+from portal.tenancy.roles import Permission
+from portal.web.errors import not_found
 
 bp = Blueprint("routing", __name__, url_prefix="/network")
+
+
+# Segment rules ----------------------------------------------------------------------------
+
+
+@bp.route("/segments/")
+@requires(Permission.VIEW_NETWORK)
+def segments() -> Any:
+    return render_template("routing/segments.html", rows=services.segment_rules())
+
+
+def _segment_form(data: dict[str, Any] | None = None) -> SegmentRuleForm:
+    form = SegmentRuleForm(data=data)
+    form.set_tiers(services.tier_choices())
+    return form
+
+
+def _segment_page(form: SegmentRuleForm, rule: Any = None) -> Any:
+    page = render_template("routing/segment_form.html", form=form, rule=rule)
+    return page, 400 if form.errors else 200
+
+
+@bp.route("/segments/new", methods=["GET", "POST"])
+@requires(Permission.MANAGE_NETWORK)
+def new_segment() -> Any:
+    form = _segment_form()
+    if form.validate_on_submit():
+        try:
+            rule = services.create_segment_rule(form.values(), actor=current_user)
+        except ValidationFailed as exc:
+            form.attach_errors(exc)
+        else:
+            flash(f"Segment rule {rule.name!r} added.", "success")
+            return redirect(url_for("routing.segments"))
+    return _segment_page(form)
+
+
+@bp.route("/segments/<int:rule_id>/edit", methods=["GET", "POST"])
+@requires(Permission.MANAGE_NETWORK)
+def edit_segment(rule_id: int) -> Any:
+    try:
+        rule = services.get_segment_rule(rule_id)
+    except NotFound:
+        return not_found()
+    form = _segment_form(services.segment_form_data(rule))
+    if form.validate_on_submit():
+        try:
+            services.update_segment_rule(rule_id, form.values(), actor=current_user)
+        except ValidationFailed as exc:
+            form.attach_errors(exc)
+        else:
+            flash(f"Segment rule {rule.name!r} saved.", "success")
+            return redirect(url_for("routing.segments"))
+    return _segment_page(form, rule)
+
+
+@bp.route("/segments/<int:rule_id>/delete", methods=["POST"])
+@requires(Permission.MANAGE_NETWORK)
+def delete_segment(rule_id: int) -> Any:
+    try:
+        rule = services.delete_segment_rule(rule_id, actor=current_user)
+    except NotFound:
+        return not_found()
+    flash(f"Segment rule {rule.name!r} deleted.", "success")
+    return redirect(url_for("routing.segments"))
+
+
+# Routing settings -------------------------------------------------------------------------
+
+
+def _settings_page(form: WeightsForm, status: int = 200) -> Any:
+    page = render_template("routing/settings.html", form=form, rows=services.weight_rows())
+    return page, status
+
+
+@bp.route("/routing/")
+@requires(Permission.VIEW_NETWORK)
+def settings() -> Any:
+    return _settings_page(WeightsForm(obj=services.routing_settings()))
+
+
+@bp.route("/routing/weights", methods=["POST"])
+@requires(Permission.MANAGE_NETWORK)
+def save_weights() -> Any:
+    form = WeightsForm()
+    if form.validate_on_submit():
+        try:
+            services.save_weights(form.values(), actor=current_user)
+        except ValidationFailed as exc:
+            form.attach_errors(exc)
+        else:
+            flash("Routing weights saved. New leads are routed with them.", "success")
+            return redirect(url_for("routing.settings"))
+    return _settings_page(form, 400)
+
+
+@bp.route("/routing/reset", methods=["POST"])
+@requires(Permission.MANAGE_NETWORK)
+def reset_weights() -> Any:
+    services.reset_weights(actor=current_user)
+    flash("Routing weights are back to the defaults (40/20/20/10/10).", "success")
+    return redirect(url_for("routing.settings"))

@@ -13,10 +13,10 @@ from portal.tenancy.roles import Role
 _PASSWORD_LENGTH = Length(
     max=MAX_LENGTH, message=f"Passwords have at most {MAX_LENGTH} characters."
 )
-_EMAIL = Email(message="Enter a valid e-mail address.")
+EMAIL = Email(message="Enter a valid e-mail address.")
 
 
-def _password_policy(form: PortalForm, field: object) -> None:
+def password_policy(form: PortalForm, field: object) -> None:
     """The password rules, checked with the other fields so every error shows at once."""
     email_field = getattr(form, "email", None)
     problems = password_problems(field.data or "", email=email_field.data if email_field else "")
@@ -41,7 +41,7 @@ class ChangePasswordForm(PortalForm):
         validators=[DataRequired("Enter your current password."), _PASSWORD_LENGTH],
     )
     new_password = PasswordField(
-        "New password", validators=[DataRequired("Enter a new password."), _password_policy]
+        "New password", validators=[DataRequired("Enter a new password."), password_policy]
     )
     confirm = PasswordField(
         "Repeat the new password",
@@ -57,12 +57,12 @@ class UserForm(PortalForm):
         "Name", validators=[DataRequired("Enter the person's name."), Length(max=120)]
     )
     email = EmailField(
-        "E-mail", validators=[DataRequired("Enter an e-mail address."), Length(max=254), _EMAIL]
+        "E-mail", validators=[DataRequired("Enter an e-mail address."), Length(max=254), EMAIL]
     )
     role = SelectField("Role", choices=[SelectChoice(r.value, r.label) for r in Role])
     partner_id = SelectField("Partner (partner users only)", coerce=lambda v: int(v) if v else None)
     password = PasswordField(
-        "Initial password", validators=[DataRequired("Set an initial password."), _password_policy]
+        "Initial password", validators=[DataRequired("Set an initial password."), password_policy]
     )
 
 

@@ -20,8 +20,8 @@ from portal.extensions import db
 from portal.tenancy import passwords
 from portal.tenancy.models import ApiKey, AuthSession, Tenant, User
 from portal.tenancy.roles import Role, requires_partner
-from portal.tenancy.seeding import seed_defaults
 from portal.tenancy.scoping import current_tenant_id, tenant_scope, unscoped
+from portal.tenancy.seeding import seed_defaults
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 API_KEY_PREFIX = "pp_"

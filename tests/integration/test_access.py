@@ -55,7 +55,8 @@ def test_the_hand_written_examples_hold(client, login_as, role, path):
 def test_a_visitor_who_is_not_signed_in_is_sent_to_the_login_page(app, client):
     for path, _ in signed_in_pages(app):
         response = client.get(path)
-        assert response.status_code == 302 and response.headers["Location"].startswith("/login"), path
+        assert response.status_code == 302, path
+        assert response.headers["Location"].startswith("/login"), path
 
 
 def test_after_signing_in_the_visitor_lands_where_they_were_heading(client, world):

@@ -1,0 +1,65 @@
+"""Forms of segment rules and routing weights; the services check the values themselves."""
+
+from __future__ import annotations
+
+from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length
+from wtforms.widgets import NumberInput
+
+from portal.forms import PortalForm
+from portal.partners.validation import CERTIFICATION_LEVELS
+
+
+def _optional_int(value: object) -> int | None:
+    return int(value) if value not in (None, "") else None  # type: ignore[call-overload]
+
+
+BASIS_CHOICES = [
+    SelectChoice("employees", "Company size (employees)"),
+    SelectChoice("deal_size", "Expected deal size"),
+]
+CERTIFICATION_CHOICES = [SelectChoice("", "No certification needed")] + [
+    SelectChoice(level, label) for level, label in CERTIFICATION_LEVELS.items() if level > 0
+]
+
+
+class SegmentRuleForm(PortalForm):
+    name = StringField(
+        "Name",
+        validators=[DataRequired("Name the segment, for example Enterprise."), Length(max=80)],
+    )
+    basis = SelectField("Segment by", choices=BASIS_CHOICES)
+    min_value = StringField("From (included)")
+    max_value = StringField("Up to (not included; leave empty for no upper limit)")
+    currency = StringField("Currency (deal sizes only, for example EUR)")
+    min_tier_id = SelectField("Minimum tier", coerce=_optional_int)
+    min_certification = SelectField(
+        "Minimum certification in the product", coerce=_optional_int, choices=CERTIFICATION_CHOICES
+    )
+
+    def set_tiers(self, tiers: list[object]) -> None:
+        """Offer this tenant's tiers only, top tier first."""
+        self.min_tier_id.choices = [SelectChoice("", "Any tier")] + [
+            SelectChoice(t.id, f"{t.name} or better")
+            for t in tiers  # type: ignore[attr-defined]
+        ]
+
+    def values(self) -> dict[str, object]:
+        return {name: self[name].data for name in self._fields if name != "csrf_token"}
+
+
+def _weight_field(label: str) -> StringField:
+    # Text on the server so the service can word every problem; a number input in the browser.
+    return StringField(label, widget=NumberInput(min=0, max=100, step=1))
+
+
+class WeightsForm(PortalForm):
+    weight_territory = _weight_field("Territory specificity")
+    weight_tier = _weight_field("Tier")
+    weight_quality = _weight_field("Scorecard quality")
+    weight_capacity = _weight_field("Spare capacity")
+    weight_fairness = _weight_field("Fairness")
+
+    def values(self) -> dict[str, object]:
+        return {name: self[name].data for name in self._fields if name != "csrf_token"}

@@ -1,0 +1,363 @@
+"""Use cases of segment rules and routing weights. Each write commits its own transaction.
+
+Both are routing configuration: every change is audited and bumps the tenant's
+configuration version, so routing indexes rebuild.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from portal import audit
+from portal.errors import NotFound, ValidationFailed
+from portal.extensions import db
+from portal.partners import validation
+from portal.partners.models import Tier
+from portal.partners.validation import InvalidValue
+from portal.routing import money
+from portal.routing.models import SEGMENT_BASES, RoutingSettings, SegmentRule
+from portal.routing.segments import (
+    DEAL_SIZE,
+    EMPLOYEES,
+    Segment,
+    describe_range,
+    describe_segment,
+    first_overlap,
+    weight_shares,
+)
+from portal.tenancy.services import note_config_change
+
+DEFAULT_WEIGHTS = {
+    "weight_territory": 40,
+    "weight_tier": 20,
+    "weight_quality": 20,
+    "weight_capacity": 10,
+    "weight_fairness": 10,
+}
+WEIGHT_FIELDS = tuple(DEFAULT_WEIGHTS)
+ALL_ZERO = "At least one weight must be above zero, or no partner could be preferred over another."
+MAX_EMPLOYEES = 10_000_000
+_WHOLE = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)$")
+
+
+# Segment rules ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    """A rule with its sentence, for the list page."""
+
+    rule: SegmentRule
+    description: str
+
+
+def tier_choices() -> list[Tier]:
+    """The tenant's tiers, top tier first, for the minimum-tier select."""
+    return list(db.session.scalars(sa.select(Tier).order_by(Tier.rank, Tier.name)))
+
+
+def to_segment(rule: SegmentRule) -> Segment:
+    """The plain value of a rule, as the pure segment functions take it."""
+    return Segment(
+        name=rule.name,
+        basis=rule.basis,
+        min_value=rule.min_value,
+        max_value=rule.max_value,
+        currency=rule.currency,
+        min_tier_rank=rule.min_tier.rank if rule.min_tier else None,
+        min_certification=rule.min_certification,
+    )
+
+
+def _all_rules() -> list[SegmentRule]:
+    rules = db.session.scalars(sa.select(SegmentRule).options(joinedload(SegmentRule.min_tier)))
+    return sorted(rules, key=lambda r: (r.basis != EMPLOYEES, r.currency or "", r.min_value))
+
+
+def segment_rules() -> list[SegmentRow]:
+    """Every segment rule of the tenant, company size first, each in plain words."""
+    return [
+        SegmentRow(
+            rule,
+            describe_segment(
+                to_segment(rule), rule.min_tier.name if rule.min_tier else None, money.format_money
+            ),
+        )
+        for rule in _all_rules()
+    ]
+
+
+def get_segment_rule(rule_id: int) -> SegmentRule:
+    rule = db.session.scalar(sa.select(SegmentRule).where(SegmentRule.id == rule_id))
+    if rule is None:
+        raise NotFound("no such segment rule")
+    return rule
+
+
+def segment_form_data(rule: SegmentRule) -> dict[str, Any]:
+    """A rule's values as its edit form shows them (deal sizes in major units)."""
+
+    def shown(value: int | None) -> str:
+        if value is None:
+            return ""
+        if rule.basis == DEAL_SIZE and rule.currency:
+            return money.major_text(value, rule.currency)
+        return str(value)
+
+    return {
+        "name": rule.name,
+        "basis": rule.basis,
+        "min_value": shown(rule.min_value),
+        "max_value": shown(rule.max_value),
+        "currency": rule.currency or "",
+        "min_tier_id": rule.min_tier_id,
+        "min_certification": rule.min_certification,
+    }
+
+
+class _Errors(dict[str, str]):
+    """Field errors collected while cleaning, so every problem shows at once."""
+
+    def check(self, field: str, parse: Any, *args: Any) -> Any:
+        try:
+            return parse(*args)
+        except InvalidValue as exc:
+            self.setdefault(field, str(exc))
+            return None
+
+
+def _employees(raw: str | None) -> int:
+    value = "".join((raw or "").split())
+    if value.startswith("-"):
+        raise InvalidValue("A number of employees cannot be negative.")
+    if not _WHOLE.match(value):
+        raise InvalidValue("Give a whole number of employees, for example 1,000.")
+    number = int(value.replace(",", ""))
+    if number > MAX_EMPLOYEES:
+        raise InvalidValue(f"Use at most {MAX_EMPLOYEES:,} employees.")
+    return number
+
+
+def _bound(
+    errors: _Errors, field: str, raw: str | None, basis: str, currency: str | None
+) -> int | None:
+    if basis == EMPLOYEES:
+        return errors.check(field, _employees, raw)
+    amount = errors.check(field, money.parse_amount, raw)
+    if amount is None or currency is None:
+        return None
+    return errors.check(field, money.to_minor, amount, currency)
+
+
+def _clean_range(errors: _Errors, raw: Mapping[str, Any]) -> dict[str, Any]:
+    basis = raw.get("basis")
+    if basis not in SEGMENT_BASES:
+        errors["basis"] = "Choose company size or deal size."
+        return {}
+    currency = None
+    if basis == DEAL_SIZE:
+        currency = errors.check("currency", money.currency_code, raw.get("currency"))
+    low = _bound(errors, "min_value", raw.get("min_value"), basis, currency)
+    high = None
+    if (raw.get("max_value") or "").strip():
+        high = _bound(errors, "max_value", raw.get("max_value"), basis, currency)
+    if low is not None and high is not None and high <= low:
+        errors["max_value"] = "The upper bound must be above the lower bound."
+    return {"basis": basis, "currency": currency, "min_value": low, "max_value": high}
+
+
+def _clean_requirement(
+    errors: _Errors, raw: Mapping[str, Any]
+) -> tuple[dict[str, Any], Tier | None]:
+    tier = None
+    if raw.get("min_tier_id") is not None:
+        tier = db.session.scalar(sa.select(Tier).where(Tier.id == raw["min_tier_id"]))
+        if tier is None:
+            errors["min_tier_id"] = "Choose one of this programme's tiers."
+    certification = raw.get("min_certification")
+    if certification is not None:
+        certification = errors.check("min_certification", validation.certification, certification)
+    certification = certification or None  # level 0 asks for nothing
+    if (
+        raw.get("min_tier_id") is None
+        and certification is None
+        and "min_certification" not in errors
+    ):
+        errors["min_tier_id"] = "Choose a minimum tier, a certification level, or both."
+    values = {"min_tier_id": tier.id if tier else None, "min_certification": certification}
+    return values, tier
+
+
+def _check_name(errors: _Errors, raw: Mapping[str, Any], rule_id: int | None) -> str | None:
+    name = errors.check("name", validation.name, raw.get("name"), 80)
+    if name is None:
+        return None
+    query = sa.select(SegmentRule.id).where(sa.func.lower(SegmentRule.name) == name.lower())
+    if rule_id is not None:
+        query = query.where(SegmentRule.id != rule_id)
+    if db.session.scalar(query) is not None:
+        errors["name"] = f"A segment rule named {name!r} exists already."
+    return name
+
+
+def _check_overlap(errors: _Errors, values: dict[str, Any], rule_id: int | None) -> None:
+    candidate = Segment(
+        values["name"] or "",
+        values["basis"],
+        values["min_value"],
+        values["max_value"],
+        values["currency"],
+        None,
+        None,
+    )
+    others = [to_segment(r) for r in _all_rules() if r.id != rule_id]
+    clash = first_overlap(candidate, others)
+    if clash is not None:
+        words = describe_range(clash, money.format_money)
+        errors["min_value"] = f"Overlaps '{clash.name}' ({words}). Narrow one of the two ranges."
+
+
+def _clean_segment(
+    raw: Mapping[str, Any], rule_id: int | None
+) -> tuple[dict[str, Any], Tier | None]:
+    errors = _Errors()
+    values = {"name": _check_name(errors, raw, rule_id), **_clean_range(errors, raw)}
+    requirement, tier = _clean_requirement(errors, raw)
+    values.update(requirement)
+    range_fields = {"basis", "currency", "min_value", "max_value"}
+    if not range_fields & errors.keys():
+        _check_overlap(errors, values, rule_id)
+    if errors:
+        raise ValidationFailed(dict(errors))
+    return values, tier
+
+
+def _audit_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: audit.plain(value) for key, value in values.items()}
+
+
+def create_segment_rule(raw: Mapping[str, Any], *, actor: Any) -> SegmentRule:
+    """Add a segment rule; refuses bad ranges, overlaps, and rules that require nothing."""
+    values, _ = _clean_segment(raw, None)
+    rule = SegmentRule(**values)
+    db.session.add(rule)
+    db.session.flush()
+    audit.record(
+        db.session,
+        actor=actor,
+        action="segment_rule.created",
+        obj=rule,
+        changes=_audit_values(values),
+    )
+    note_config_change()
+    db.session.commit()
+    return rule
+
+
+def update_segment_rule(rule_id: int, raw: Mapping[str, Any], *, actor: Any) -> SegmentRule:
+    """Change a segment rule under the same checks as a new one."""
+    rule = get_segment_rule(rule_id)
+    values, tier = _clean_segment(raw, rule.id)
+    changes = audit.apply_changes(rule, values)
+    if not changes:
+        return rule
+    rule.min_tier = tier
+    audit.record(db.session, actor=actor, action="segment_rule.updated", obj=rule, changes=changes)
+    note_config_change()
+    db.session.commit()
+    return rule
+
+
+def delete_segment_rule(rule_id: int, *, actor: Any) -> SegmentRule:
+    """Remove a segment rule; leads of its segment then need no particular tier."""
+    rule = get_segment_rule(rule_id)
+    audit.record(
+        db.session,
+        actor=actor,
+        action="segment_rule.deleted",
+        obj=rule,
+        changes=_audit_values(segment_form_data(rule)),
+    )
+    db.session.delete(rule)
+    note_config_change()
+    db.session.commit()
+    return rule
+
+
+# Routing settings -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeightRow:
+    field: str
+    value: int
+    share: float
+
+    @property
+    def share_text(self) -> str:
+        text = f"{self.share:.1f}".removesuffix(".0")
+        return f"{text}%"
+
+
+def routing_settings() -> RoutingSettings:
+    """The tenant's routing settings; created with the defaults (flushed only) if missing."""
+    settings = db.session.scalar(sa.select(RoutingSettings))
+    if settings is None:
+        settings = RoutingSettings(**DEFAULT_WEIGHTS)
+        db.session.add(settings)
+        db.session.flush()
+    return settings
+
+
+def weight_rows() -> list[WeightRow]:
+    """Each saved weight with its share of the total, in the order the page shows them."""
+    settings = routing_settings()
+    weights = {name: getattr(settings, name) for name in WEIGHT_FIELDS}
+    shares = weight_shares(weights)
+    return [WeightRow(name, weights[name], shares[name]) for name in WEIGHT_FIELDS]
+
+
+def _weight(raw: Any) -> int:
+    text = str(raw if raw is not None else "").strip()
+    if not re.fullmatch(r"-?\d+", text):
+        raise InvalidValue("Give a whole number from 0 to 100.")
+    value = int(text)
+    if not 0 <= value <= 100:
+        raise InvalidValue("Give a whole number from 0 to 100.")
+    return value
+
+
+def _clean_weights(raw: Mapping[str, Any]) -> dict[str, int]:
+    errors = _Errors()
+    values = {name: errors.check(name, _weight, raw.get(name)) for name in WEIGHT_FIELDS}
+    if not errors and not any(values.values()):
+        errors["weights"] = ALL_ZERO
+    if errors:
+        raise ValidationFailed(dict(errors))
+    return values
+
+
+def _write_weights(values: Mapping[str, int], action: str, actor: Any) -> RoutingSettings:
+    settings = routing_settings()
+    changes = audit.apply_changes(settings, dict(values))
+    if changes:
+        audit.record(db.session, actor=actor, action=action, obj=settings, changes=changes)
+        note_config_change()
+    db.session.commit()
+    return settings
+
+
+def save_weights(raw: Mapping[str, Any], *, actor: Any) -> RoutingSettings:
+    """Set the routing score's weights: each 0 to 100, not all zero."""
+    return _write_weights(_clean_weights(raw), "routing_settings.updated", actor)
+
+
+def reset_weights(*, actor: Any) -> RoutingSettings:
+    """Put the routing score's weights back to the defaults (40/20/20/10/10)."""
+    return _write_weights(DEFAULT_WEIGHTS, "routing_settings.reset", actor)
