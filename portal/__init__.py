@@ -78,7 +78,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.extensions import csrf
     from portal.leads import qualification_views, reason_views
     from portal.leads import views as leads
-    from portal.partners import product_views, sla_views, territory_views, tier_views
+    from portal.partners import csv_views, product_views, sla_views, territory_views, tier_views
     from portal.partners import views as partners
     from portal.routing import views as routing
     from portal.tenancy import admin_views
@@ -91,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
         auth,
         admin_views,
         partners,
+        csv_views,
         tier_views,
         sla_views,
         territory_views,

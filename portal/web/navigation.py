@@ -17,7 +17,9 @@ class NavItem:
 NAVIGATION = (
     NavItem("Inbox", "leads.inbox", Permission.WORK_INBOX),
     NavItem("Leads", "leads.index", Permission.VIEW_LEADS),
+    NavItem("My partner", "partners.mine", Permission.WORK_INBOX),
     NavItem("Partners", "partners.index", Permission.VIEW_NETWORK),
+    NavItem("Network", "web.network", Permission.VIEW_NETWORK),
     NavItem("Users", "admin.users", Permission.MANAGE_USERS),
     NavItem("API keys", "admin.api_keys", Permission.MANAGE_API_KEYS),
     NavItem("Audit log", "admin.audit_log", Permission.VIEW_AUDIT),
@@ -30,3 +32,32 @@ def items_for(user: object) -> list[NavItem]:
     if can is None:
         return []
     return [item for item in NAVIGATION if can(item.permission)]
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    endpoint: str
+    explains: str
+
+
+# The configuration of a channel programme, in the order a new tenant sets it up.
+NETWORK_SECTIONS = (
+    Section("Tiers", "tiers.index", "The partner levels, their order and routing weight."),
+    Section("SLA policies", "sla.index", "How long partners have to answer, and reminders."),
+    Section(
+        "Territories", "territories.index", "Regions, countries, subdivisions, postal prefixes."
+    ),
+    Section("Products", "products.index", "Product lines and the products partners sell."),
+    Section("Partners", "partners.index", "Who is in the network and what each one covers."),
+    Section("Segment rules", "routing.segments", "Minimum tier or certification for large leads."),
+    Section("Routing", "routing.settings", "How much each term weighs when choosing a partner."),
+    Section(
+        "Qualification", "qualification.index", "Scoring rules, the MQL threshold, required fields."
+    ),
+    Section(
+        "Rejection reasons",
+        "rejection_reasons.index",
+        "What partners may answer when they decline.",
+    ),
+)

@@ -11,7 +11,7 @@ from flask_login import current_user
 from portal.extensions import db, queue
 from portal.leads import services as lead_services
 from portal.partners import services as partner_services
-from portal.tenancy.policy import public, signed_in
+from portal.tenancy.policy import public, requires, signed_in
 from portal.tenancy.roles import Permission
 from portal.web import navigation
 from portal.web.timefmt import local_time
@@ -29,6 +29,12 @@ def home() -> Any:
     if current_user.can(Permission.WORK_INBOX):
         figures["open_offers"] = len(lead_services.open_offers_for_partner(current_user.partner_id))
     return render_template("home.html", figures=figures)
+
+
+@bp.route("/network/")
+@requires(Permission.VIEW_NETWORK)
+def network() -> Any:
+    return render_template("network.html", sections=navigation.NETWORK_SECTIONS)
 
 
 @bp.route("/healthz")
