@@ -19,16 +19,18 @@ from portal.db import utcnow
 from portal.errors import NotFound, ValidationFailed
 from portal.extensions import db
 from portal.leads.lifecycle import Action, LeadState, next_state
-from portal.leads.models import Lead, LeadEvent, Offer
+from portal.leads.models import EngagementRule, Lead, LeadEvent, Offer, ScoringRule
 from portal.partners.models import (
     Partner,
     PartnerProduct,
     PartnerTerritory,
     Product,
     ProductLine,
+    SlaPolicy,
     Territory,
     Tier,
 )
+from portal.routing.models import SegmentRule
 from portal.tenancy import passwords, services
 from portal.tenancy.models import Tenant, User
 from portal.tenancy.roles import Role
@@ -41,6 +43,17 @@ BATCH = 200
 OFFER_HOURS = 48
 MAX_AGE_HOURS = 120 * 24
 RESELLER_EMAIL = "reseller@multi.example"
+DEMO_PROFILE_RULES = (
+    ("industry", "in", ["Banking", "Insurance", "Healthcare"], 15),
+    ("employees", "between", [200, None], 20),
+    ("job_title", "contains", ["CIO", "CTO", "IT director", "Head of IT"], 15),
+    ("country", "in", ["DE", "AT", "CH"], 5),
+)
+DEMO_ENGAGEMENT_RULES = (
+    ("webinar_attended", 10, 30),
+    ("demo_requested", 25, None),
+    ("whitepaper_downloaded", 5, 60),
+)
 RESELLER_NAME = "Sanne de Vries"
 RESELLER_PARTNER = "Meridian Channel Solutions B.V."
 
@@ -60,6 +73,7 @@ class _TenantSpec:
     slug: str
     name: str
     timezone: str
+    country: str  # whose public holidays the SLA clock observes
     lines: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]
     needs: tuple[str, ...]
     staff: tuple[str, str, str]
@@ -70,6 +84,7 @@ TENANTS = (
         slug="acme",
         name="Acme Cloud",
         timezone="Europe/Berlin",
+        country="DE",
         lines=(
             (
                 "PROTECT",
@@ -93,6 +108,7 @@ TENANTS = (
         slug="globex",
         name="Globex Networks",
         timezone="Europe/London",
+        country="GB",
         lines=(
             ("CAMPUS", "Campus", (("SWITCH", "Campus Switching"), ("WIFI", "Wi-Fi 7 Access"))),
             ("WAN", "WAN & Edge", (("SDWAN", "SD-WAN Edge"), ("SASE", "Secure Access Edge"))),
@@ -424,10 +440,46 @@ def _build_tenant(
     tenant.timezone = spec.timezone
     with tenant_scope(tenant.id):
         network = _build_network(spec, rng)
+        _configure_programme(spec, network)
         logins = _create_users(spec, network.partners, password)
         _LeadMaker(spec, network, rng).make(leads)
         db.session.commit()
     return logins
+
+
+def _configure_programme(spec: _TenantSpec, network: _Network) -> None:
+    """Rules a real programme has: scoring, a segment rule and a faster SLA for the top tier."""
+    for lead_field, operator, values, points in DEMO_PROFILE_RULES:
+        db.session.add(
+            ScoringRule(field=lead_field, operator=operator, values=values, points=points)
+        )
+    for activity, points, decay in DEMO_ENGAGEMENT_RULES:
+        db.session.add(EngagementRule(activity_type=activity, points=points, decay_days=decay))
+    gold = db.session.scalar(sa.select(Tier).where(Tier.name == "Gold"))
+    db.session.add(
+        SegmentRule(
+            name="Enterprise",
+            basis="employees",
+            min_value=1000,
+            min_tier_id=gold.id,
+            min_certification=2,
+        )
+    )
+    default = db.session.scalar(sa.select(SlaPolicy).where(SlaPolicy.is_default))
+    default.holiday_country = spec.country
+    premium = SlaPolicy(
+        name="Premium: 8 business hours",
+        response_hours=8,
+        clock="business",
+        holiday_country=default.holiday_country,
+        reminder_points=[50, 75, 90],
+    )
+    db.session.add(premium)
+    db.session.flush()
+    top = [p.id for p in network.partners if p.tier == "Platinum"]
+    db.session.execute(
+        sa.update(Partner).where(Partner.id.in_(top)).values(sla_policy_id=premium.id)
+    )
 
 
 # The partner network ---------------------------------------------------------------------
