@@ -952,13 +952,15 @@ def _score(
         ("BANT: decision maker", 10 if bant["authority"] else 0),
         (f"Timeline: {bant['timeline']}", rng.randint(2, 10)),
     ]
-    breakdown = [{"rule": rule, "points": points} for rule, points in rules if points]
+    breakdown = [
+        {"source": "profile", "reason": rule, "points": points} for rule, points in rules if points
+    ]
     total = sum(item["points"] for item in breakdown)
     low, high = (50, 98) if warm else (5, 49)
     if not low <= total <= high:
         goal = rng.randint(low, high)
         rule = "Engagement: repeat visits" if goal > total else "Engagement: inactive for 60 days"
-        breakdown.append({"rule": rule, "points": goal - total})
+        breakdown.append({"source": "engagement", "reason": rule, "points": goal - total})
         total = goal
     return total, breakdown
 

@@ -4,6 +4,7 @@ from portal.audit import AuditEvent
 from portal.leads.models import (
     EngagementRule,
     Lead,
+    LeadActivity,
     LeadEvent,
     Offer,
     QualificationSettings,
@@ -30,6 +31,7 @@ __all__ = [
     "AuthSession",
     "EngagementRule",
     "Lead",
+    "LeadActivity",
     "LeadEvent",
     "Offer",
     "Partner",

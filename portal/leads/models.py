@@ -56,10 +56,28 @@ class Lead(TenantScoped, Timestamped, Base):
     score_breakdown: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
     state: Mapped[str] = mapped_column(sa.String(12), default=LeadState.NEW.value)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Set when intake found a likely duplicate; a channel manager merges or keeps it.
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("lead.id", ondelete="SET NULL"), index=True
+    )
 
     product: Mapped[Product | None] = relationship()
+    duplicate_of: Mapped[Lead | None] = relationship(remote_side="Lead.id")
     events: Mapped[list[LeadEvent]] = relationship(back_populates="lead", order_by="LeadEvent.id")
     offers: Mapped[list[Offer]] = relationship(back_populates="lead", order_by="Offer.id")
+    activities: Mapped[list[LeadActivity]] = relationship(order_by="LeadActivity.occurred_at")
+
+
+class LeadActivity(TenantScoped, Base):
+    """An engagement of the lead's contact (a webinar, a download) that scoring counts."""
+
+    __tablename__ = "lead_activity"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(sa.ForeignKey("lead.id", ondelete="RESTRICT"), index=True)
+    activity_type: Mapped[str] = mapped_column(sa.String(40))
+    occurred_at: Mapped[datetime]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Offer(TenantScoped, Base):

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
-from portal.leads import services
+from portal.errors import NotFound, ValidationFailed
+from portal.leads import intake, services
+from portal.leads.forms import LeadForm
 from portal.leads.lifecycle import LeadState
+from portal.money import format_money
+from portal.partners import product_services
 from portal.tenancy.policy import requires
 from portal.tenancy.roles import Permission
+from portal.web.errors import not_found
 
 bp = Blueprint("leads", __name__)
 
@@ -38,3 +44,32 @@ def index() -> Any:
 def inbox() -> Any:
     offers = services.open_offers_for_partner(current_user.partner_id)
     return render_template("leads/inbox.html", offers=offers)
+
+
+@bp.route("/leads/new", methods=["GET", "POST"])
+@requires(Permission.MANAGE_LEADS)
+def new() -> Any:
+    form = LeadForm()
+    form.product.choices = [SelectChoice("", "—")] + [
+        SelectChoice(p.code, f"{p.name} ({p.code})") for p in product_services.product_choices()
+    ]
+    if form.validate_on_submit():
+        try:
+            taken = intake.take_in(form.lead_data(), actor=current_user, channel="the form")
+        except ValidationFailed as exc:
+            form.attach_errors(exc)
+        else:
+            lead = taken.lead
+            flash(f"{lead.company_name} taken in: {lead.state}, {lead.score} points.", "success")
+            return redirect(url_for("leads.detail", lead_id=lead.id))
+    return render_template("leads/new.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/leads/<int:lead_id>")
+@requires(Permission.VIEW_LEADS)
+def detail(lead_id: int) -> Any:
+    try:
+        lead = intake.get_lead(lead_id)
+    except NotFound:
+        return not_found()
+    return render_template("leads/detail.html", lead=lead, money=format_money)

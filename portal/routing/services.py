@@ -14,13 +14,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from portal import audit
+from portal import audit, money
 from portal.errors import NotFound, ValidationFailed
 from portal.extensions import db
 from portal.partners import validation
 from portal.partners.models import Tier
 from portal.partners.validation import InvalidValue
-from portal.routing import money
 from portal.routing.models import SEGMENT_BASES, RoutingSettings, SegmentRule
 from portal.routing.segments import (
     DEAL_SIZE,

@@ -23,6 +23,7 @@ class Permission(StrEnum):
     MANAGE_NETWORK = "manage_network"
     VIEW_NETWORK = "view_network"
     VIEW_LEADS = "view_leads"
+    MANAGE_LEADS = "manage_leads"
     REVIEW_PERFORMANCE = "review_performance"
     WORK_INBOX = "work_inbox"
 
@@ -36,6 +37,7 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.MANAGE_NETWORK: frozenset({Role.ADMIN, Role.CHANNEL_MANAGER}),
     Permission.VIEW_NETWORK: frozenset(_ALL_VENDOR_SIDE),
     Permission.VIEW_LEADS: frozenset(_ALL_VENDOR_SIDE),
+    Permission.MANAGE_LEADS: frozenset({Role.ADMIN, Role.CHANNEL_MANAGER}),
     Permission.REVIEW_PERFORMANCE: frozenset({Role.ADMIN, Role.VENDOR_STAFF}),
     Permission.WORK_INBOX: frozenset({Role.PARTNER_USER}),
 }

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from portal import money
 from portal.partners.validation import CERTIFICATION_LEVELS, InvalidValue
-from portal.routing import money
 from portal.routing.segments import (
     CERTIFICATION_PHRASES,
     DEAL_SIZE,

@@ -1,0 +1,196 @@
+"""Taking leads in: validate, find duplicates, score, and move to MQL or nurture.
+
+Every lead is taken in once: a known external id returns the lead already there. A likely
+duplicate (same contact e-mail, or same company domain and product recently) is taken in
+and flagged for a channel manager, never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from portal.db import utcnow
+from portal.errors import NotFound, ValidationFailed
+from portal.extensions import db
+from portal.leads import intake_rules, lead_score
+from portal.leads.lifecycle import LeadState, next_state
+from portal.leads.models import (
+    EngagementRule,
+    Lead,
+    LeadActivity,
+    LeadEvent,
+    QualificationSettings,
+    ScoringRule,
+)
+from portal.leads.scoring import EngagementRuleSpec, ProfileRule
+from portal.partners.models import Product
+
+DUPLICATE_WINDOW = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class Intake:
+    lead: Lead
+    created: bool  # False: the external id was known, and this is the lead taken in before
+
+
+def criteria() -> lead_score.Criteria:
+    """The tenant's scoring criteria as plain values."""
+    settings = db.session.scalar(sa.select(QualificationSettings))
+    profile = tuple(
+        ProfileRule(r.field, r.operator, tuple(r.values), r.points)
+        for r in db.session.scalars(sa.select(ScoringRule).order_by(ScoringRule.id))
+    )
+    engagement = tuple(
+        EngagementRuleSpec(r.activity_type, r.points, r.decay_days)
+        for r in db.session.scalars(sa.select(EngagementRule).order_by(EngagementRule.id))
+    )
+    return lead_score.Criteria(
+        profile_rules=profile,
+        engagement_rules=engagement,
+        threshold=settings.mql_threshold if settings else 60,
+        required_fields=tuple(settings.required_fields if settings else ()),
+    )
+
+
+def _product_id(code: object, errors: dict[str, str]) -> int | None:
+    if code is None or not str(code).strip():
+        return None
+    product_id = db.session.scalar(
+        sa.select(Product.id).where(Product.code == str(code).strip().upper())
+    )
+    if product_id is None:
+        errors["product"] = f"No product has the code {str(code).strip()!r}."
+    return product_id
+
+
+def _clean(data: dict[str, Any]) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    try:
+        values = intake_rules.clean_lead(data)
+    except intake_rules.LeadProblems as exc:
+        errors.update(exc.errors)
+        values = {}
+    product_id = _product_id(data.get("product"), errors)
+    if errors:
+        raise ValidationFailed(errors)
+    values["product_id"] = product_id
+    return values
+
+
+def _duplicate_of(values: dict[str, Any], now: datetime) -> int | None:
+    """An earlier lead that is likely the same person or the same buying company."""
+    same = []
+    if values.get("contact_email"):
+        same.append(Lead.contact_email == values["contact_email"])
+    if values.get("company_domain") and values.get("product_id"):
+        same.append(
+            sa.and_(
+                Lead.company_domain == values["company_domain"],
+                Lead.product_id == values["product_id"],
+                Lead.created_at >= now - DUPLICATE_WINDOW,
+            )
+        )
+    if not same:
+        return None
+    query = sa.select(Lead.id).where(sa.or_(*same)).order_by(Lead.id).limit(1)
+    return db.session.scalar(query)
+
+
+def take_in(data: dict[str, Any], *, actor: Any, channel: str) -> Intake:
+    """Take one lead in from a form, the API or a file, score it, and commit."""
+    values = _clean(data)
+    if values.get("external_id"):
+        known = db.session.scalar(sa.select(Lead).where(Lead.external_id == values["external_id"]))
+        if known is not None:
+            return Intake(known, created=False)
+    now = utcnow()
+    lead = Lead(**values, state=LeadState.NEW.value, created_at=now)
+    lead.duplicate_of_id = _duplicate_of(values, now)
+    db.session.add(lead)
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        # Another request took the same external id in first: answer with its lead.
+        db.session.rollback()
+        known = db.session.scalar(sa.select(Lead).where(Lead.external_id == values["external_id"]))
+        if known is None:
+            raise
+        return Intake(known, created=False)
+    label = getattr(actor, "email", None) or str(actor)
+    _event(
+        lead,
+        "intake",
+        None,
+        LeadState.NEW,
+        label,
+        f"Taken in by {channel}.",
+        {"duplicate_of": lead.duplicate_of_id} if lead.duplicate_of_id else {},
+    )
+    _score(lead, now, label)
+    db.session.commit()
+    return Intake(lead, created=True)
+
+
+def _event(
+    lead: Lead,
+    action: str,
+    before: LeadState | None,
+    after: LeadState,
+    actor_label: str,
+    reason: str,
+    data: dict[str, Any],
+) -> None:
+    db.session.add(
+        LeadEvent(
+            lead_id=lead.id,
+            action=action,
+            from_state=before.value if before else None,
+            to_state=after.value,
+            actor_label=actor_label,
+            reason=reason,
+            data=data,
+        )
+    )
+
+
+def _lead_values(lead: Lead) -> dict[str, object]:
+    return {
+        "industry": lead.industry, "employees": lead.employees, "job_title": lead.job_title,
+        "country": lead.country, "company_domain": lead.company_domain,
+        "contact_email": lead.contact_email, "contact_phone": lead.contact_phone,
+        "postal_code": lead.postal_code, "product": lead.product_id, "bant": lead.bant or {},
+    }  # fmt: skip
+
+
+def _score(lead: Lead, now: datetime, actor_label: str) -> None:
+    """Score the lead and move it to MQL or nurture, with the event that says why."""
+    activities = [
+        lead_score.Activity(a.activity_type, a.occurred_at)
+        for a in db.session.scalars(sa.select(LeadActivity).where(LeadActivity.lead_id == lead.id))
+    ]
+    result = lead_score.score_lead(_lead_values(lead), activities, criteria(), now)
+    action = lead_score.scoring_action(result)
+    before = LeadState(lead.state)
+    after = next_state(before, action)
+    lead.score, lead.score_breakdown, lead.state = result.total, result.breakdown(), after.value
+    _event(
+        lead,
+        action.value,
+        before,
+        after,
+        actor_label,
+        result.verdict(),
+        {"score": result.total, "missing": list(result.missing_fields)},
+    )
+
+
+def get_lead(lead_id: int) -> Lead:
+    lead = db.session.get(Lead, lead_id)
+    if lead is None:
+        raise NotFound("no such lead")
+    return lead

@@ -1,0 +1,170 @@
+"""The rules a lead must meet to be taken in: plain values in, clean values or field errors out.
+
+The same rules serve the form, the API and CSV import, so a lead is refused for the same
+reason whichever way it arrives.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from email_validator import EmailNotValidError, validate_email
+
+from portal import money
+from portal.partners import validation as places
+
+TEXT_LIMITS = {
+    "external_id": 100, "source": 60, "campaign": 120, "company_name": 200,
+    "industry": 80, "contact_name": 120, "contact_phone": 40, "job_title": 120, "city": 120,
+}  # fmt: skip
+BANT_KEYS = ("budget", "authority", "need", "timeline")
+MAX_EMPLOYEES = 10_000_000
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_POSTAL = re.compile(r"^[A-Z0-9][A-Z0-9 -]{0,11}$")
+
+
+class LeadProblems(ValueError):
+    """Every field of the lead that breaks a rule, with its message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def _text(raw: object) -> str | None:
+    if raw is None:
+        return None
+    value = " ".join(str(raw).split())
+    return value or None
+
+
+def _email(raw: object) -> str | None:
+    value = _text(raw)
+    if value is None:
+        return None
+    try:
+        return validate_email(value, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise places.InvalidValue(str(exc)) from None
+
+
+def _domain(raw: object) -> str | None:
+    value = _text(raw)
+    if value is None:
+        return None
+    value = value.lower().removeprefix("https://").removeprefix("http://").removeprefix("www.")
+    value = value.rstrip("/")
+    if not _DOMAIN.match(value):
+        raise places.InvalidValue(f"{raw!r} is not a domain name (for example acme.example).")
+    return value
+
+
+def _employees(raw: object) -> int | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if isinstance(raw, bool):
+        raise places.InvalidValue("Give the number of employees as a whole number.")
+    try:
+        value = int(str(raw).replace(",", "").replace("_", "").strip())
+    except ValueError:
+        raise places.InvalidValue("Give the number of employees as a whole number.") from None
+    if not 0 <= value <= MAX_EMPLOYEES:
+        raise places.InvalidValue(f"Employees must be from 0 to {MAX_EMPLOYEES:,}.")
+    return value
+
+
+def _postal(raw: object) -> str | None:
+    value = _text(raw)
+    if value is None:
+        return None
+    value = value.upper()
+    if not _POSTAL.match(value):
+        raise places.InvalidValue("Use up to 12 letters, digits, spaces or '-'.")
+    return value
+
+
+def deal_size_minor(amount: object, currency: object) -> tuple[int | None, str | None]:
+    """A deal size given in major units (text or number) as integer minor units and its code."""
+    if amount is None or (isinstance(amount, str) and not amount.strip()):
+        return None, None
+    if isinstance(amount, bool):
+        raise places.InvalidValue("Give the deal size as a number, for example 25000.")
+    code = money.currency_code(_text(currency))
+    text = repr(amount) if isinstance(amount, float) else str(amount)
+    return money.parse_major(text, code), code
+
+
+def _bant(raw: object) -> dict[str, object]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise places.InvalidValue("Give the BANT answers as budget, authority, need and timeline.")
+    unknown = sorted(set(raw) - set(BANT_KEYS))
+    if unknown:
+        raise places.InvalidValue("Unknown BANT answers: " + ", ".join(map(str, unknown)) + ".")
+    answers = {}
+    for key in BANT_KEYS:
+        value = raw.get(key)
+        if isinstance(value, str):
+            value = _text(value)
+            if value and len(value) > 200:
+                raise places.InvalidValue(f"The {key} answer has more than 200 characters.")
+        elif value is not None and not isinstance(value, bool):
+            raise places.InvalidValue(f"The {key} answer must be yes, no or text.")
+        if value is not None:
+            answers[key] = value
+    return answers
+
+
+def clean_lead(data: Mapping[str, object]) -> dict[str, object]:
+    """The lead's fields in canonical form; LeadProblems names every field that is wrong."""
+    errors: dict[str, str] = {}
+
+    def take(field: str, rule: object, *args: object) -> object:
+        try:
+            return rule(*args)  # type: ignore[operator]
+        except places.InvalidValue as exc:
+            errors[field] = str(exc)
+            return None
+
+    clean: dict[str, object] = {}
+    for field, limit in TEXT_LIMITS.items():
+        value = _text(data.get(field))
+        if value is not None and len(value) > limit:
+            errors[field] = f"Use at most {limit} characters."
+        clean[field] = value
+    if not clean["company_name"]:
+        errors["company_name"] = "Give the company's name."
+    clean["contact_email"] = take("contact_email", _email, data.get("contact_email"))
+    clean["company_domain"] = take("company_domain", _domain, data.get("company_domain"))
+    if not clean["company_domain"] and clean["contact_email"]:
+        clean["company_domain"] = str(clean["contact_email"]).split("@", 1)[1]
+    clean["employees"] = take("employees", _employees, data.get("employees"))
+    clean.update(_place(data, errors))
+    deal = take("deal_size", deal_size_minor, data.get("deal_size"), data.get("currency"))
+    clean["deal_size_minor"], clean["currency"] = deal if deal else (None, None)
+    clean["bant"] = take("bant", _bant, data.get("bant")) or {}
+    if errors:
+        raise LeadProblems(errors)
+    return clean
+
+
+def _place(data: Mapping[str, object], errors: dict[str, str]) -> dict[str, object]:
+    out: dict[str, object] = {"country": None, "subdivision": None}
+    country, subdivision = _text(data.get("country")), _text(data.get("subdivision"))
+    try:
+        out["country"] = places.country(country) if country else None
+    except places.InvalidValue as exc:
+        errors["country"] = str(exc)
+    if subdivision:
+        try:
+            out["subdivision"] = places.subdivision(subdivision, out["country"])
+            out["country"] = out["country"] or str(out["subdivision"])[:2]
+        except places.InvalidValue as exc:
+            errors["subdivision"] = str(exc)
+    try:
+        out["postal_code"] = _postal(data.get("postal_code"))
+    except places.InvalidValue as exc:
+        errors["postal_code"] = str(exc)
+    return out
