@@ -7,22 +7,41 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from apiflask import APIFlask
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from portal import config as settings
+from portal.api import schemas as api_schemas
+from portal.db import MAX_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment; overrides win (tests use them)."""
-    app = Flask(
+    app = APIFlask(
         __name__,
+        title="Partner portal API",
+        version="1",
+        spec_path="/api/v1/openapi.json",
+        docs_path=None,  # the portal shows its own API page; the stock one loads from a CDN
+        json_errors=False,  # pages get HTML errors; the API's come from web/errors.py
         static_folder=str(ROOT / "static"),
         template_folder=str(ROOT / "templates"),
         instance_path=str(ROOT / "instance"),
     )
+    app.config.update(
+        HTTP_ERROR_SCHEMA=api_schemas.PROBLEM_SCHEMA,
+        VALIDATION_ERROR_SCHEMA=api_schemas.PROBLEM_SCHEMA,
+    )
+    app.spec_processor(api_schemas.document_problems)
+    app.security_schemes = {
+        "ApiKey": {"type": "http", "scheme": "bearer", "description": "A tenant API key"}
+    }
     app.config.from_mapping(settings.load(app.instance_path, overrides))
+    # Ids beyond the id columns' range cannot exist: such a URL is a 404, not a database error.
+    app.url_map.converters["int"] = DatabaseId
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     register_extensions(app)
     register_blueprints(app)
@@ -30,6 +49,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_commands(app)
     logging.basicConfig(level=logging.INFO)
     return app
+
+
+class DatabaseId(IntegerConverter):
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def register_extensions(app: Flask) -> None:
@@ -83,6 +108,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.routing import views as routing
     from portal.tenancy import admin_views
     from portal.tenancy import views as auth
+    from portal.tenancy.policy import public
     from portal.web import views as web
 
     csrf.exempt(api.bp)  # the API authenticates each request by key, not by cookie
@@ -104,6 +130,7 @@ def register_blueprints(app: Flask) -> None:
     )
     for room in rooms:
         app.register_blueprint(room.bp)
+    public(app.view_functions["openapi.spec"])
     web.init_app(app)
 
 

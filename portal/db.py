@@ -16,6 +16,10 @@ NAMING_CONVENTION = {
 }
 
 
+# Primary keys are INTEGER columns: 32-bit on PostgreSQL. Larger ids cannot exist.
+MAX_ID = 2**31 - 1
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

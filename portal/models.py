@@ -1,5 +1,6 @@
 """Imports every model so metadata, migrations and relationships see the whole schema."""
 
+from portal.api.models import IdempotencyKey
 from portal.audit import AuditEvent
 from portal.leads.models import (
     EngagementRule,
@@ -30,6 +31,7 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "EngagementRule",
+    "IdempotencyKey",
     "Lead",
     "LeadActivity",
     "LeadEvent",

@@ -1,22 +1,139 @@
-"""JSON API endpoints."""
+"""The JSON API under /api/v1, authenticated by tenant API keys (Authorization: Bearer)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g
+from apiflask import APIBlueprint
+from flask import g
+from pydantic import ValidationError as PydanticError
 
+from portal.api import schemas
+from portal.api.idempotency import idempotent
+from portal.api.present import lead_json
+from portal.db import MAX_ID
+from portal.errors import ValidationFailed
+from portal.leads import bulk_intake, intake
+from portal.leads import services as lead_services
 from portal.tenancy.policy import api_key
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="Leads")
+
+AUTH = {"security": "ApiKey"}
 
 
-@bp.route("/tenant")
+def _actor() -> str:
+    return f"api key {g.api_key.name}"
+
+
+def _lead_data(body: Any) -> dict[str, Any]:
+    data = body.model_dump(exclude_none=True)
+    if "deal_size" in data:
+        data["deal_size"] = str(data["deal_size"])
+    return data
+
+
+@bp.get("/tenant")
 @api_key
+@bp.output(schemas.TenantOut)
+@bp.doc(summary="The tenant this key belongs to", **AUTH)
 def tenant() -> Any:
-    """The tenant this key belongs to: a cheap way for an integration to check its key."""
     key = g.api_key
     return {
         "tenant": {"slug": key.tenant.slug, "name": key.tenant.name},
         "key": {"name": key.name, "prefix": key.prefix},
     }
+
+
+@bp.post("/leads")
+@api_key
+@idempotent
+@bp.input(schemas.LeadIn, arg_name="body")
+@bp.output(schemas.LeadOut, status_code=201)
+@bp.doc(
+    summary="Take in one lead",
+    description="Scores the lead at once. A known external_id answers 200 with the lead taken "
+    "in before. An Idempotency-Key header makes a retry return the first answer.",
+    responses={200: "The external_id was known", 409: "Idempotency-Key reused with another body",
+               422: "Invalid fields"},
+    **AUTH,
+)  # fmt: skip
+def create_lead(body: schemas.LeadIn) -> Any:
+    taken = intake.take_in(_lead_data(body), actor=_actor(), channel="the API")
+    return lead_json(taken.lead), 201 if taken.created else 200
+
+
+@bp.post("/leads/batch")
+@api_key
+@idempotent
+@bp.input(schemas.LeadBatchIn, arg_name="body")
+@bp.output(schemas.BatchOut)
+@bp.doc(
+    summary="Take in up to 1,000 leads",
+    description="Each item is answered on its own: created, existing (known external_id) or "
+    "invalid with its field errors. Invalid items never stop the valid ones.",
+    **AUTH,
+)
+def create_batch(body: schemas.LeadBatchIn) -> Any:
+    answers: dict[int, dict[str, Any]] = {}
+    valid: list[tuple[int, dict[str, Any]]] = []
+    for index, item in enumerate(body.items):
+        try:
+            valid.append((index, _lead_data(schemas.LeadIn.model_validate(item))))
+        except PydanticError as exc:
+            answers[index] = _answer(index, "invalid", None, _field_errors(exc))
+    results = bulk_intake.take_in_batch(
+        [data for _, data in valid], actor=_actor(), channel="the API"
+    )
+    for (index, _), result in zip(valid, results, strict=True):
+        answers[index] = _answer(index, result.status, result.lead_id, result.errors)
+    return {"items": [answers[i] for i in range(len(body.items))]}
+
+
+def _answer(index: int, status: str, lead_id: int | None, errors: dict[str, str]) -> dict[str, Any]:
+    return {"index": index, "status": status, "lead_id": lead_id, "errors": errors}
+
+
+def _field_errors(exc: PydanticError) -> dict[str, str]:
+    return {".".join(str(p) for p in e["loc"]) or "item": e["msg"] for e in exc.errors()}
+
+
+@bp.get("/leads")
+@api_key
+@bp.input(schemas.ListQuery, location="query", arg_name="query")
+@bp.output(schemas.LeadPage)
+@bp.doc(summary="List leads, oldest first, a page at a time", **AUTH)
+def list_leads(query: schemas.ListQuery) -> Any:
+    cursor = None
+    if query.cursor:
+        if not query.cursor.isdigit():
+            raise ValidationFailed({"cursor": "Pass back the next_cursor of the previous page."})
+        cursor = min(int(query.cursor), MAX_ID)
+    rows, next_cursor = lead_services.leads_after(cursor, query.limit, query.state)
+    return {
+        "items": [lead_json(lead) for lead in rows],
+        "next_cursor": str(next_cursor) if next_cursor else None,
+    }
+
+
+@bp.get("/leads/<int:lead_id>")
+@api_key
+@bp.output(schemas.LeadOut)
+@bp.doc(summary="One lead with its state and history", responses={404: "No such lead"}, **AUTH)
+def get_lead(lead_id: int) -> Any:
+    return lead_json(intake.get_lead(lead_id), with_events=True)
+
+
+@bp.post("/leads/<int:lead_id>/activities")
+@api_key
+@idempotent
+@bp.input(schemas.ActivityIn, arg_name="body")
+@bp.output(schemas.LeadOut, status_code=201)
+@bp.doc(
+    summary="Record an engagement activity; the lead is scored again",
+    responses={404: "No such lead", 422: "Invalid fields"},
+    **AUTH,
+)
+def add_activity(lead_id: int, body: schemas.ActivityIn) -> Any:
+    lead = intake.record_activity(lead_id, body.activity_type, body.occurred_at, actor=_actor())
+    return lead_json(lead, with_events=True), 201

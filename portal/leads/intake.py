@@ -169,11 +169,7 @@ def _lead_values(lead: Lead) -> dict[str, object]:
 
 def _score(lead: Lead, now: datetime, actor_label: str) -> None:
     """Score the lead and move it to MQL or nurture, with the event that says why."""
-    activities = [
-        lead_score.Activity(a.activity_type, a.occurred_at)
-        for a in db.session.scalars(sa.select(LeadActivity).where(LeadActivity.lead_id == lead.id))
-    ]
-    result = lead_score.score_lead(_lead_values(lead), activities, criteria(), now)
+    result = lead_score.score_lead(_lead_values(lead), _activities(lead), criteria(), now)
     action = lead_score.scoring_action(result)
     before = LeadState(lead.state)
     after = next_state(before, action)
@@ -194,3 +190,36 @@ def get_lead(lead_id: int) -> Lead:
     if lead is None:
         raise NotFound("no such lead")
     return lead
+
+
+def record_activity(
+    lead_id: int, activity_type: str, occurred_at: datetime | None, *, actor: Any
+) -> Lead:
+    """Record an engagement and score the lead again; a nurtured lead may become an MQL."""
+    lead = get_lead(lead_id)
+    now = utcnow()
+    kind = (activity_type or "").strip().lower()
+    if not kind:
+        raise ValidationFailed(
+            {"activity_type": "Name the activity, for example webinar_attended."}
+        )
+    if occurred_at is not None and occurred_at > now + timedelta(minutes=5):
+        raise ValidationFailed({"occurred_at": "An activity cannot happen in the future."})
+    db.session.add(
+        LeadActivity(lead_id=lead.id, activity_type=kind, occurred_at=occurred_at or now)
+    )
+    db.session.flush()
+    label = getattr(actor, "email", None) or str(actor)
+    if LeadState(lead.state) in (LeadState.NEW, LeadState.NURTURE):
+        _score(lead, now, label)
+    else:
+        # Past qualification the score is kept up to date, but the state is routing's business.
+        result = lead_score.score_lead(_lead_values(lead), _activities(lead), criteria(), now)
+        lead.score, lead.score_breakdown = result.total, result.breakdown()
+    db.session.commit()
+    return lead
+
+
+def _activities(lead: Lead) -> list[lead_score.Activity]:
+    query = sa.select(LeadActivity).where(LeadActivity.lead_id == lead.id)
+    return [lead_score.Activity(a.activity_type, a.occurred_at) for a in db.session.scalars(query)]

@@ -35,3 +35,18 @@ def open_offers_for_partner(partner_id: int) -> list[Offer]:
         .order_by(Offer.due_at, Offer.id)
     )
     return list(db.session.scalars(query))
+
+
+def leads_after(
+    cursor: int | None, limit: int, state: str | None = None
+) -> tuple[list[Lead], int | None]:
+    """A page of leads in id order after the cursor, and the cursor of the next page."""
+    query = sa.select(Lead).order_by(Lead.id).limit(limit + 1)
+    if cursor:
+        query = query.where(Lead.id > cursor)
+    if state:
+        query = query.where(Lead.state == LeadState(state).value)
+    rows = list(db.session.scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more and rows else None)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template
+from flask import Flask, jsonify, make_response, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
+from portal.errors import NotFound as NotFoundError
+from portal.errors import ServiceError, ValidationFailed
 from portal.extensions import db
 from portal.tenancy.policy import is_api_request
 
@@ -23,9 +25,18 @@ MESSAGES = {
 }
 
 
-def _respond(status: int, title: str, detail: str) -> Any:
+def _respond(
+    status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
+) -> Any:
     if is_api_request():
-        body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+        body: dict[str, Any] = {
+            "type": "about:blank",
+            "title": title,
+            "status": status,
+            "detail": detail,
+        }
+        if errors:
+            body["errors"] = errors
         response = jsonify(body)
         response.status_code = status
         response.mimetype = "application/problem+json"
@@ -67,7 +78,35 @@ def not_found() -> Any:
     return _respond(404, NotFound().name, MESSAGES[404])
 
 
+def _service_error(exc: ServiceError) -> Any:
+    """Errors a service raised on purpose, where a view let them through (the API does)."""
+    db.session.rollback()
+    if isinstance(exc, ValidationFailed):
+        errors = [{"field": field, "message": message} for field, message in exc.errors.items()]
+        return _respond(422, "Unprocessable Content", "Some fields are not valid.", errors)
+    if isinstance(exc, NotFoundError):
+        return _respond(404, NotFound().name, MESSAGES[404])
+    return _respond(409, "Conflict", str(exc))
+
+
+def api_problem(error: Any) -> Any:
+    """APIFlask's errors (bad JSON, failed schema validation) as RFC 9457 problem details."""
+    errors = []
+    for location, fields in (error.detail or {}).items():
+        for field, messages in fields.items():
+            for message in messages if isinstance(messages, list) else [messages]:
+                errors.append({"field": field, "location": location, "message": str(message)})
+    detail = "Some fields are not valid." if errors else (error.message or "")
+    response = make_response(_respond(error.status_code, error.message or "Error", detail, errors))
+    for name, value in (error.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
 def register(app: Flask) -> None:
+    if hasattr(app, "error_processor"):
+        app.error_processor(api_problem)
+    app.register_error_handler(ServiceError, _service_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _unexpected)

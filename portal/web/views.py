@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, render_template
+from flask import Blueprint, Flask, current_app, render_template
 from flask_login import current_user
 
 from portal.extensions import db, queue
@@ -35,6 +35,14 @@ def home() -> Any:
 @requires(Permission.VIEW_NETWORK)
 def network() -> Any:
     return render_template("network.html", sections=navigation.NETWORK_SECTIONS)
+
+
+@bp.route("/help/api")
+@signed_in
+def api_reference() -> Any:
+    from portal.api.reference import operations
+
+    return render_template("api_reference.html", operations=operations(current_app.spec))
 
 
 @bp.route("/healthz")

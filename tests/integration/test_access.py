@@ -128,3 +128,9 @@ def test_an_unexpected_error_gets_the_styled_500_page_and_json_under_the_api(dat
     assert "boom" not in page.get_data(as_text=True)
     api = app.test_client().get("/api/v1/broken")
     assert api.status_code == 500 and api.get_json()["title"] == "Internal Server Error"
+
+
+def test_an_id_too_large_for_the_database_is_a_404_not_an_error(client, login_as):
+    login_as("channel_manager")
+    assert client.get(f"/partners/{2**31}").status_code == 404
+    assert client.get(f"/leads/{2**64}").status_code == 404

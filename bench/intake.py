@@ -1,0 +1,216 @@
+"""Bulk lead intake against a plain bulk insert of the same rows, on a fresh PostgreSQL database.
+
+Run: .venv/bin/python bench/intake.py   (BENCH_LEADS overrides the 100,000 leads)
+DATABASE_URL names the server (its admin database): the bench creates bench_intake_<random>,
+migrates it, measures, and drops it. REDIS_URL is accepted and unused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+from flask_migrate import upgrade
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from portal import create_app
+from portal.db import utcnow
+from portal.extensions import db
+from portal.leads import intake_rules
+from portal.leads.bulk_intake import take_in_batch
+from portal.leads.models import Lead, ScoringRule
+from portal.partners.models import Product, ProductLine
+from portal.tenancy.models import Tenant
+from portal.tenancy.scoping import tenant_scope
+from portal.tenancy.seeding import seed_defaults
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+BATCH = 1_000
+TARGET_LEADS_PER_S = 5_000
+TARGET_RATIO = 3.0
+PRODUCTS = ("CB", "DR", "EDR", "SIEM", "MDM")
+INDUSTRIES = ("Banking", "Insurance", "Retail", "Manufacturing", "Healthcare", "Public sector")
+TITLES = ("CIO", "CISO", "IT Manager", "Head of Infrastructure", "Procurement", "Developer")
+COUNTRIES = ("DE", "AT", "CH", "FR", "NL", "GB", "US")
+
+
+@contextmanager
+def fresh_database(admin_url: str) -> Iterator[str]:
+    """A new database on the server of admin_url, dropped afterwards."""
+    name = f"bench_intake_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def migrated_app(database_url: str) -> Flask:
+    config = {"PORTAL_ENV": "testing", "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None}
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def make_tenant(slug: str) -> int:
+    """A tenant with the default settings, five products and a few scoring rules."""
+    tenant = Tenant(slug=slug, name=slug.title())
+    db.session.add(tenant)
+    db.session.flush()
+    with tenant_scope(tenant.id):
+        seed_defaults()
+        line = ProductLine(code="SEC", name="Security")
+        db.session.add(line)
+        db.session.flush()
+        db.session.add_all(Product(code=c, name=c, line_id=line.id) for c in PRODUCTS)
+        db.session.add_all(
+            [
+                ScoringRule(field="industry", operator="in", values=["Banking"], points=20),
+                ScoringRule(field="employees", operator="between", values=[200, None], points=15),
+                ScoringRule(field="job_title", operator="contains", values=["CIO"], points=10),
+                ScoringRule(field="country", operator="in", values=["DE", "AT"], points=10),
+            ]
+        )
+        db.session.commit()
+    return tenant.id
+
+
+def generate(count: int) -> list[dict[str, Any]]:
+    """Deterministic leads: some repeat an e-mail or company (flagged), about 1% are invalid."""
+    rng = random.Random(1)
+    items = []
+    for n in range(count):
+        company = rng.randrange(count // 3 + 1)
+        email = f"contact{rng.randrange(count)}@company{company}.example"
+        items.append(
+            {
+                "external_id": f"crm-{n}",
+                "company_name": f"Company {company} AG",
+                "company_domain": f"company{company}.example",
+                "industry": rng.choice(INDUSTRIES),
+                "employees": str(rng.randrange(1, 20_000)),
+                "contact_name": f"Contact {n}",
+                "contact_email": email if rng.random() > 0.01 else "not an e-mail",
+                "job_title": rng.choice(TITLES),
+                "country": rng.choice(COUNTRIES),
+                "postal_code": f"{rng.randrange(10_000, 99_999)}",
+                "city": "Hamburg",
+                "product": rng.choice(PRODUCTS),
+                "deal_size": f"{rng.randrange(1_000, 500_000)}.{rng.randrange(100):02d}",
+                "currency": "EUR",
+                "bant": {k: "yes" for k in intake_rules.BANT_KEYS if rng.random() > 0.2},
+            }
+        )
+    return items
+
+
+def chunks(items: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(items), BATCH):
+        yield items[start : start + BATCH]
+
+
+def measure_intake(tenant_id: int, items: list[dict[str, Any]]) -> tuple[float, dict[str, int]]:
+    counts: dict[str, int] = {}
+    with tenant_scope(tenant_id):
+        started = time.perf_counter()
+        for batch in chunks(items):
+            for result in take_in_batch(batch, actor="bench", channel="the benchmark"):
+                counts[result.status] = counts.get(result.status, 0) + 1
+        elapsed = time.perf_counter() - started
+    return elapsed, counts
+
+
+def plain_rows(tenant_id: int, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The cleaned values of the valid items, as a plain insert would write them."""
+    with tenant_scope(tenant_id):
+        products = dict(db.session.execute(sa.select(Product.code, Product.id)).all())
+    now, rows = utcnow(), []
+    for item in items:
+        try:
+            values = intake_rules.clean_lead(item)
+        except intake_rules.LeadProblems:
+            continue
+        values.update(product_id=products[item["product"]], tenant_id=tenant_id)
+        rows.append({**values, "state": "new", "created_at": now, "updated_at": now})
+    return rows
+
+
+def measure_plain_insert(rows: list[dict[str, Any]]) -> float:
+    table = Lead.__table__
+    started = time.perf_counter()
+    for batch in chunks(rows):
+        with db.engine.begin() as connection:
+            connection.execute(sa.insert(table), batch)
+    return time.perf_counter() - started
+
+
+def report(leads: int, intake_s: float, plain_s: float, plain_leads: int, counts: dict) -> None:
+    rate, plain_rate = leads / intake_s, plain_leads / plain_s
+    ratio = intake_s / plain_s * plain_leads / leads  # per lead, should the counts differ
+    print(f"intake (take_in_batch, batches of {BATCH}): {leads:,} items in {intake_s:.1f} s")
+    print(f"  {rate:,.0f} leads/s; outcomes: {counts}")
+    print(f"plain bulk insert (Core executemany): {plain_leads:,} rows in {plain_s:.1f} s")
+    print(f"  {plain_rate:,.0f} rows/s")
+    print(f"ratio intake time / plain insert time (per lead): {ratio:.2f}")
+    met = rate >= TARGET_LEADS_PER_S and ratio <= TARGET_RATIO
+    print(
+        f"target: at least {TARGET_LEADS_PER_S:,} leads/s, within {TARGET_RATIO:g}x of the "
+        f"plain insert -> {'met' if met else 'NOT met'}"
+    )
+    print(
+        json.dumps(
+            {
+                "leads": leads,
+                "leads_per_s": round(rate),
+                "plain_insert_per_s": round(plain_rate),
+                "ratio_to_plain_insert": round(ratio, 2),
+                "target_leads_per_s": TARGET_LEADS_PER_S,
+                "target_ratio": TARGET_RATIO,
+                "batch": BATCH,
+                "outcomes": counts,
+            }
+        )
+    )
+
+
+def main() -> None:
+    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
+    if not url.startswith("postgresql"):
+        sys.exit(f"DATABASE_URL must name a PostgreSQL server, not {url!r}")
+    count = int(os.environ.get("BENCH_LEADS", "100000"))
+    items = generate(count)
+    with fresh_database(url) as database_url:
+        app = migrated_app(database_url)
+        try:
+            with app.app_context():
+                intake_tenant = make_tenant("bench-intake")
+                plain_tenant = make_tenant("bench-plain")
+                rows = plain_rows(plain_tenant, items)
+                # The plain insert runs first, so intake works against the fuller table.
+                plain_s = measure_plain_insert(rows)
+                intake_s, counts = measure_intake(intake_tenant, items)
+                report(count, intake_s, plain_s, len(rows), counts)
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
