@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from portal.db import utcnow
+from portal.errors import ValidationFailed
 from portal.extensions import db
-from portal.leads import intake, intake_rules, lead_score
+from portal.leads import intake, lead_score
 from portal.leads.lifecycle import LeadState, next_state
 from portal.leads.models import Lead, LeadEvent
 from portal.partners.models import Product
@@ -73,7 +73,7 @@ def _take_in_batch(
         else:
             valid.append(_New(index, values))
     new, repeats = _split_known(valid, results)
-    ids = _create(new, _actor_label(actor), channel) if new else []
+    ids = _create(new, intake.actor_label(actor), channel) if new else []
     created = {item.index: lead_id for item, lead_id in zip(new, ids, strict=True)}
     results.update({i: ItemResult(i, "created", lead_id, {}) for i, lead_id in created.items()})
     for index, first in repeats.items():
@@ -89,7 +89,9 @@ def _clean_all(
     items: Sequence[Mapping[str, Any]],
 ) -> list[tuple[dict[str, Any] | None, dict[str, str]]]:
     """Each item's clean values, or None and its field errors; products found in one query."""
-    codes = {_product_code(item.get("product")) for item in items if isinstance(item, Mapping)}
+    codes = {
+        intake.product_code(item.get("product")) for item in items if isinstance(item, Mapping)
+    }
     codes.discard(None)
     products = dict(
         db.session.execute(sa.select(Product.code, Product.id).where(Product.code.in_(codes))).all()
@@ -104,23 +106,10 @@ def _clean_one(
 ) -> tuple[dict[str, Any] | None, dict[str, str]]:
     if not isinstance(item, Mapping):
         return None, {"lead": NOT_AN_OBJECT}
-    errors: dict[str, str] = {}
     try:
-        values = intake_rules.clean_lead(item)
-    except intake_rules.LeadProblems as exc:
-        errors.update(exc.errors)
-        values = {}
-    code = _product_code(item.get("product"))
-    values["product_id"] = products.get(code) if code else None
-    if code and values["product_id"] is None:
-        errors["product"] = f"No product has the code {str(item.get('product')).strip()!r}."
-    return (None, errors) if errors else (values, {})
-
-
-def _product_code(raw: object) -> str | None:
-    if raw is None or not str(raw).strip():
-        return None
-    return str(raw).strip().upper()
+        return intake.clean_item(item, products), {}
+    except ValidationFailed as exc:
+        return None, exc.errors
 
 
 # Known external ids -------------------------------------------------------------------------
@@ -270,9 +259,8 @@ def _id_at(ids: list[int], position: int | None) -> int | None:
 def _score(
     values: dict[str, Any], criteria: lead_score.Criteria, now: datetime
 ) -> lead_score.Score:
-    # A new lead has no activities yet. _lead_values reads attributes only, so plain values do.
-    lead = intake._lead_values(SimpleNamespace(**values))  # type: ignore[arg-type]
-    return lead_score.score_lead(lead, [], criteria, now)
+    # A new lead has no activities yet.
+    return lead_score.score_lead(intake.lead_values(values), [], criteria, now)
 
 
 def _lead_row(
@@ -336,8 +324,3 @@ def _event_rows(
             }
         )  # fmt: skip
     return rows
-
-
-def _actor_label(actor: Any) -> str:
-    # The same label take_in gives its events.
-    return getattr(actor, "email", None) or str(actor)

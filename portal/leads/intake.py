@@ -7,6 +7,7 @@ and flagged for a channel manager, never dropped.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,29 +58,39 @@ def criteria() -> lead_score.Criteria:
     )
 
 
-def _product_id(code: object, errors: dict[str, str]) -> int | None:
-    if code is None or not str(code).strip():
+def product_code(raw: object) -> str | None:
+    """A product reference as the tenant's codes are written, or None if there is none."""
+    if raw is None or not str(raw).strip():
         return None
-    product_id = db.session.scalar(
-        sa.select(Product.id).where(Product.code == str(code).strip().upper())
-    )
-    if product_id is None:
-        errors["product"] = f"No product has the code {str(code).strip()!r}."
-    return product_id
+    return str(raw).strip().upper()
 
 
-def _clean(data: dict[str, Any]) -> dict[str, Any]:
+def clean_item(data: Mapping[str, Any], product_ids: Mapping[str, int]) -> dict[str, Any]:
+    """A lead's values from any channel, its product resolved; ValidationFailed names bad fields."""
     errors: dict[str, str] = {}
     try:
         values = intake_rules.clean_lead(data)
     except intake_rules.LeadProblems as exc:
         errors.update(exc.errors)
         values = {}
-    product_id = _product_id(data.get("product"), errors)
+    code = product_code(data.get("product"))
+    values["product_id"] = product_ids.get(code) if code else None
+    if code and values["product_id"] is None:
+        errors["product"] = f"No product has the code {str(data.get('product')).strip()!r}."
     if errors:
         raise ValidationFailed(errors)
-    values["product_id"] = product_id
     return values
+
+
+def _clean(data: dict[str, Any]) -> dict[str, Any]:
+    code = product_code(data.get("product"))
+    query = sa.select(Product.code, Product.id).where(Product.code == code)
+    return clean_item(data, dict(db.session.execute(query).all()) if code else {})
+
+
+def actor_label(actor: Any) -> str:
+    """How an event names who acted: a user's e-mail, or the label of a key or a command."""
+    return getattr(actor, "email", None) or str(actor)
 
 
 def _duplicate_of(values: dict[str, Any], now: datetime) -> int | None:
@@ -121,7 +132,7 @@ def take_in(data: dict[str, Any], *, actor: Any, channel: str) -> Intake:
         if known is None:
             raise
         return Intake(known, created=False)
-    label = getattr(actor, "email", None) or str(actor)
+    label = actor_label(actor)
     _event(
         lead,
         "intake",
@@ -158,13 +169,22 @@ def _event(
     )
 
 
+SCORED_FIELDS = (
+    "industry", "employees", "job_title", "country", "company_domain", "contact_email",
+    "contact_phone", "postal_code", "product_id", "bant",
+)  # fmt: skip
+
+
+def lead_values(fields: Mapping[str, Any]) -> dict[str, object]:
+    """What scoring reads of a lead, from its column values."""
+    values: dict[str, object] = {name: fields.get(name) for name in SCORED_FIELDS}
+    values["product"] = values.pop("product_id")
+    values["bant"] = values["bant"] or {}
+    return values
+
+
 def _lead_values(lead: Lead) -> dict[str, object]:
-    return {
-        "industry": lead.industry, "employees": lead.employees, "job_title": lead.job_title,
-        "country": lead.country, "company_domain": lead.company_domain,
-        "contact_email": lead.contact_email, "contact_phone": lead.contact_phone,
-        "postal_code": lead.postal_code, "product": lead.product_id, "bant": lead.bant or {},
-    }  # fmt: skip
+    return lead_values({name: getattr(lead, name) for name in SCORED_FIELDS})
 
 
 def _score(lead: Lead, now: datetime, actor_label: str) -> None:
@@ -209,7 +229,7 @@ def record_activity(
         LeadActivity(lead_id=lead.id, activity_type=kind, occurred_at=occurred_at or now)
     )
     db.session.flush()
-    label = getattr(actor, "email", None) or str(actor)
+    label = actor_label(actor)
     if LeadState(lead.state) in (LeadState.NEW, LeadState.NURTURE):
         _score(lead, now, label)
     else:

@@ -19,6 +19,8 @@ class Lead(TenantScoped, Timestamped, Base):
     __tablename__ = "lead"
     __table_args__ = (
         sa.Index("ix_lead_tenant_state", "tenant_id", "state"),
+        # Duplicate detection looks leads up by company domain and product.
+        sa.Index("ix_lead_tenant_domain_product", "tenant_id", "company_domain", "product_id"),
         sa.Index(
             "uq_lead_tenant_external_id",
             "tenant_id",
