@@ -16,18 +16,9 @@ from portal.errors import Conflict, NotFound, ValidationFailed
 from portal.extensions import db
 from portal.partners import sla_rules, validation
 from portal.partners.models import SLA_CLOCKS, Partner, SlaPolicy, Tier
+from portal.partners.service_checks import check
 from portal.routing.models import SegmentRule
 from portal.tenancy.services import note_config_change
-
-INVALID = (validation.InvalidValue, sla_rules.InvalidValue)
-
-
-def _check(errors: dict[str, str], field: str, check: Any, *args: Any) -> Any:
-    try:
-        return check(*args)
-    except INVALID as exc:
-        errors[field] = str(exc)
-        return None
 
 
 def _partners(count: int) -> str:
@@ -85,9 +76,9 @@ def _tier_values(data: dict[str, Any], tier_id: int | None) -> dict[str, Any]:
     if tier_id is None and (raw_rank is None or not str(raw_rank).strip()):
         raw_rank = _next_rank()  # a new tier goes to the bottom unless placed
     values = {
-        "name": _check(errors, "name", validation.name, data.get("name"), 40),
-        "rank": _check(errors, "rank", sla_rules.tier_rank, raw_rank),
-        "routing_weight": _check(
+        "name": check(errors, "name", validation.name, data.get("name"), 40),
+        "rank": check(errors, "rank", sla_rules.tier_rank, raw_rank),
+        "routing_weight": check(
             errors, "routing_weight", sla_rules.routing_weight, data.get("routing_weight")
         ),
     }
@@ -262,15 +253,15 @@ def _policy_name_taken(name: str, policy_id: int | None) -> bool:
 def _calendar_values(data: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
     """Working days, hours and holidays: they only matter on a business-hours clock."""
     values = {
-        "work_days": _check(errors, "work_days", validation.work_days, data.get("work_days") or []),
-        "holiday_country": _check(
+        "work_days": check(errors, "work_days", validation.work_days, data.get("work_days") or []),
+        "holiday_country": check(
             errors, "holiday_country", validation.holiday_country, data.get("holiday_country")
         ),
     }
-    start = _check(errors, "work_start", validation.clock_time, data.get("work_start"))
-    end = _check(errors, "work_end", validation.clock_time, data.get("work_end"))
+    start = check(errors, "work_start", validation.clock_time, data.get("work_start"))
+    end = check(errors, "work_end", validation.clock_time, data.get("work_end"))
     if start and end:
-        hours = _check(errors, "work_end", validation.working_hours, start, end)
+        hours = check(errors, "work_end", validation.working_hours, start, end)
         if hours:
             values["work_start"], values["work_end"] = hours
     return values
@@ -280,12 +271,12 @@ def _policy_values(data: dict[str, Any], policy_id: int | None) -> dict[str, Any
     """Validate a policy's fields; ValidationFailed names every bad field."""
     errors: dict[str, str] = {}
     values = {
-        "name": _check(errors, "name", validation.name, data.get("name"), 80),
-        "response_hours": _check(
+        "name": check(errors, "name", validation.name, data.get("name"), 80),
+        "response_hours": check(
             errors, "response_hours", validation.response_hours, data.get("response_hours")
         ),
         "clock": data.get("clock"),
-        "reminder_points": _check(
+        "reminder_points": check(
             errors, "reminder_points", validation.reminder_points, data.get("reminder_points")
         ),
     }

@@ -12,14 +12,13 @@ from functools import lru_cache
 import holidays
 import pycountry
 
+# One error type for every value rule of the partner room, so services catch one thing.
+from portal.partners.validation import InvalidValue
+
 DAY_ABBREVIATIONS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DASH = "\u2013"  # an en dash, between the two ends of a range
 MAX_TIER_RANK = 9999
 MAX_ROUTING_WEIGHT = 100
-
-
-class InvalidValue(ValueError):
-    """A value that breaks its rule; the message says how to fix it."""
 
 
 def tier_rank(raw: int | str | None) -> int:
