@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
 from portal.leads.lifecycle import LeadState
@@ -13,7 +14,11 @@ from portal.leads.models import Lead, Offer
 
 def leads_page(page: int, per_page: int, state: str | None = None) -> Any:
     """The tenant's leads, newest first, optionally in one state."""
-    query = sa.select(Lead).order_by(Lead.created_at.desc(), Lead.id.desc())
+    query = (
+        sa.select(Lead)
+        .options(selectinload(Lead.product))
+        .order_by(Lead.created_at.desc(), Lead.id.desc())
+    )
     if state:
         query = query.where(Lead.state == LeadState(state).value)
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
@@ -31,6 +36,7 @@ def open_offers_for_partner(partner_id: int) -> list[Offer]:
     """A partner's open offers, the nearest deadline first."""
     query = (
         sa.select(Offer)
+        .options(selectinload(Offer.lead).selectinload(Lead.product))
         .where(Offer.partner_id == partner_id, Offer.state == "open")
         .order_by(Offer.due_at, Offer.id)
     )
@@ -41,7 +47,7 @@ def leads_after(
     cursor: int | None, limit: int, state: str | None = None
 ) -> tuple[list[Lead], int | None]:
     """A page of leads in id order after the cursor, and the cursor of the next page."""
-    query = sa.select(Lead).order_by(Lead.id).limit(limit + 1)
+    query = sa.select(Lead).options(selectinload(Lead.product)).order_by(Lead.id).limit(limit + 1)
     if cursor:
         query = query.where(Lead.id > cursor)
     if state:
@@ -50,3 +56,11 @@ def leads_after(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].id if more and rows else None)
+
+
+def open_offer_count(partner_id: int) -> int:
+    """How many offers wait for the partner's answer."""
+    query = sa.select(sa.func.count(Offer.id)).where(
+        Offer.partner_id == partner_id, Offer.state == "open"
+    )
+    return db.session.scalar(query) or 0

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from sqlalchemy.orm import selectinload
 
 from portal import audit
 from portal.db import utcnow
@@ -169,7 +170,11 @@ def create_user(
 
 def users_page(page: int, per_page: int) -> Any:
     """The tenant's users, active first, then by name."""
-    query = sa.select(User).order_by(User.active.desc(), User.name, User.id)
+    query = (
+        sa.select(User)
+        .options(selectinload(User.partner))
+        .order_by(User.active.desc(), User.name, User.id)
+    )
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
 
 

@@ -27,7 +27,7 @@ def home() -> Any:
         figures["lead_counts"] = lead_services.lead_counts_by_state()
         figures["partner_count"] = partner_services.partner_count()
     if current_user.can(Permission.WORK_INBOX):
-        figures["open_offers"] = len(lead_services.open_offers_for_partner(current_user.partner_id))
+        figures["open_offers"] = lead_services.open_offer_count(current_user.partner_id)
     return render_template("home.html", figures=figures)
 
 

@@ -189,3 +189,35 @@ def test_the_portal_has_a_readable_api_page_made_from_the_document(client, login
     page = client.get("/help/api").get_data(as_text=True)
     assert "/api/v1/leads/batch" in page and "Take in up to 1,000 leads" in page
     assert "Idempotency-Key" in page and "company_name" in page
+
+
+def _statements(client, path, headers):
+    """How many SQL statements one request runs."""
+    count = 0
+
+    def counted(*args):
+        nonlocal count
+        count += 1
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", counted)
+    try:
+        assert client.get(path, headers=headers).status_code == 200
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", counted)
+    return count
+
+
+def test_listing_leads_costs_the_same_queries_for_few_or_many(app, client, api, world):
+    with app.app_context(), tenant_scope(world.a.id):
+        codes = [ProductFactory(code=f"P{n}").code for n in range(15)]
+        db.session.commit()
+
+    def add(count, prefix):
+        for n in range(count):
+            lead = {**LEAD, "external_id": f"{prefix}-{n}", "product": codes.pop()}
+            assert client.post("/api/v1/leads", json=lead, headers=api).status_code == 201
+
+    add(3, "few")
+    few = _statements(client, "/api/v1/leads?limit=100", api)
+    add(12, "many")
+    assert _statements(client, "/api/v1/leads?limit=100", api) == few
