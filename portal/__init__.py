@@ -71,6 +71,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
+    security.init_upload_limits(app)
     csrf.init_app(app)
     limiter.init_app(app)
     queue.init_app(app)
@@ -101,7 +102,7 @@ def _tune_engine(engine: sa.Engine) -> None:
 def register_blueprints(app: Flask) -> None:
     from portal.api import views as api
     from portal.extensions import csrf
-    from portal.leads import qualification_views, reason_views
+    from portal.leads import import_views, qualification_views, reason_views
     from portal.leads import views as leads
     from portal.partners import csv_views, product_views, sla_views, territory_views, tier_views
     from portal.partners import views as partners
@@ -123,6 +124,7 @@ def register_blueprints(app: Flask) -> None:
         territory_views,
         product_views,
         leads,
+        import_views,
         qualification_views,
         reason_views,
         routing,

@@ -99,6 +99,10 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "LOGIN_RATE_LIMIT": env_str("LOGIN_RATE_LIMIT", "5 per minute;20 per hour"),
         "INPROCESS_SWEEP_SECONDS": env_int("INPROCESS_SWEEP_SECONDS", 30),
         "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+        # Lead files run to 100,000 lines and more; only the endpoints that take them allow it.
+        "LARGE_UPLOAD_MAX_BYTES": 64 * 1024 * 1024,
+        # Without Redis, long jobs run on a thread; tests run them at once, inside the test.
+        "INPROCESS_JOB_THREADS": env != "testing",
         "WTF_CSRF_TIME_LIMIT": None,
         "PASSWORD_HASH_PROFILE": "fast" if env == "testing" else "strong",
         "PAGE_SIZE": 25,

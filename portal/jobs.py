@@ -38,8 +38,14 @@ def _app_for_worker() -> Flask:
     return _worker_app
 
 
-def job(queue: str = "default", timeout: int = 300) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Declare a job: its queue (named by purpose) and timeout; it runs in an app context."""
+def job(
+    queue: str = "default", timeout: int = 300, *, long_running: bool = False
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Declare a job: its queue (named by purpose) and timeout; it runs in an app context.
+
+    A long-running job (a file import) runs on a thread of its own when there is no Redis,
+    so the request that starts it answers at once instead of waiting for it.
+    """
     if queue not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {queue!r}")
 
@@ -53,6 +59,7 @@ def job(queue: str = "default", timeout: int = 300) -> Callable[[Callable[P, R]]
 
         run.queue_name = queue  # type: ignore[attr-defined]
         run.timeout = timeout  # type: ignore[attr-defined]
+        run.long_running = long_running  # type: ignore[attr-defined]
         return run
 
     return decorate
@@ -90,12 +97,33 @@ class JobQueue:
 
     def enqueue(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Enqueue a declared job on its own queue; call it only after the commit it needs."""
+        if (
+            not self.is_async
+            and getattr(fn, "long_running", False)
+            and current_app.config["INPROCESS_JOB_THREADS"]
+        ):
+            return _run_on_thread(current_app._get_current_object(), fn, args, kwargs)  # type: ignore[attr-defined]
         return self.queue(fn.queue_name).enqueue(  # type: ignore[attr-defined]
             fn,
             *args,
             job_timeout=fn.timeout,
             **kwargs,  # type: ignore[attr-defined]
         )
+
+
+def _run_on_thread(
+    app: Flask, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> threading.Thread:
+    def work() -> None:
+        with app.app_context():
+            try:
+                fn(*args, **kwargs)
+            except Exception:
+                log.exception("job %s failed", fn.__qualname__)
+
+    thread = threading.Thread(target=work, name=f"job-{fn.__qualname__}", daemon=True)
+    thread.start()
+    return thread
 
 
 class _QueueState:

@@ -10,7 +10,7 @@ much as a few single ones.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -26,7 +26,7 @@ from portal.leads.models import Lead, LeadEvent
 from portal.partners.models import Product
 from portal.tenancy.scoping import TenantScopeError, current_tenant_id
 
-Status = Literal["created", "existing", "invalid"]
+Status = Literal["created", "existing", "invalid", "new"]  # "new": a preview would create it
 NOT_AN_OBJECT = "Give the lead as an object of fields."
 
 
@@ -49,21 +49,49 @@ class _New:
 
 
 def take_in_batch(
-    items: Sequence[Mapping[str, Any]], *, actor: Any, channel: str
+    items: Sequence[Mapping[str, Any]],
+    *,
+    actor: Any,
+    channel: str,
+    before_commit: Callable[[list[ItemResult]], None] | None = None,
 ) -> list[ItemResult]:
-    """Take many leads in as take_in would one by one, score them, and commit once."""
+    """Take many leads in as take_in would one by one, score them, and commit once.
+
+    before_commit writes what the caller keeps about the batch (an import's progress) in
+    the same transaction as the leads; if it raises, nothing of the batch is written.
+    """
     if not items:
         return []
     try:
-        return _take_in_batch(items, actor, channel)
+        return _take_in_batch(items, actor, channel, before_commit)
     except sa.exc.IntegrityError:
         # A concurrent batch committed one of our external ids first; the retry finds it.
         db.session.rollback()
-        return _take_in_batch(items, actor, channel)
+        return _take_in_batch(items, actor, channel, before_commit)
+
+
+def preview_batch(items: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+    """What take_in_batch would do with these items, without writing anything."""
+    results: dict[int, ItemResult] = {}
+    valid: list[_New] = []
+    for index, (values, errors) in enumerate(_clean_all(items)):
+        if values is None:
+            results[index] = ItemResult(index, "invalid", None, errors)
+        else:
+            valid.append(_New(index, values))
+    new, repeats = _split_known(valid, results)
+    for item in new:
+        results[item.index] = ItemResult(item.index, "new", None, {})
+    for index in repeats:
+        results[index] = ItemResult(index, "existing", None, {})
+    return [results[index] for index in range(len(items))]
 
 
 def _take_in_batch(
-    items: Sequence[Mapping[str, Any]], actor: Any, channel: str
+    items: Sequence[Mapping[str, Any]],
+    actor: Any,
+    channel: str,
+    before_commit: Callable[[list[ItemResult]], None] | None,
 ) -> list[ItemResult]:
     results: dict[int, ItemResult] = {}
     valid: list[_New] = []
@@ -78,8 +106,11 @@ def _take_in_batch(
     results.update({i: ItemResult(i, "created", lead_id, {}) for i, lead_id in created.items()})
     for index, first in repeats.items():
         results[index] = ItemResult(index, "existing", created[first], {})
+    answers = [results[index] for index in range(len(items))]
+    if before_commit is not None:
+        before_commit(answers)
     db.session.commit()
-    return [results[index] for index in range(len(items))]
+    return answers
 
 
 # Validation ---------------------------------------------------------------------------------

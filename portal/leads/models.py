@@ -178,3 +178,49 @@ class QualificationSettings(TenantScoped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     mql_threshold: Mapped[int] = mapped_column(default=60)
     required_fields: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+
+
+class LeadImport(TenantScoped, Timestamped, Base):
+    """An uploaded lead CSV: its columns mapped, checked in a dry run, then imported by a job.
+
+    The counters move as the job works through the file in chunks, each chunk committed with
+    its leads, so the page can show progress and a stopped job resumes where it was.
+    """
+
+    __tablename__ = "lead_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    encoding: Mapped[str] = mapped_column(sa.String(20), default="utf-8")
+    content: Mapped[str] = mapped_column(sa.Text)
+    header: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    # Per column, the lead field it fills, or None to leave it out.
+    mapping: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    total_lines: Mapped[int] = mapped_column(default=0)
+    state: Mapped[str] = mapped_column(sa.String(12), default="uploaded")
+    # How many lines the current phase has finished, and what became of them.
+    processed: Mapped[int] = mapped_column(default=0)
+    counts: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    created_by_label: Mapped[str] = mapped_column(sa.String(254), default="")
+    checked_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    progress_at: Mapped[datetime | None]
+
+
+class LeadImportProblem(TenantScoped, Base):
+    """One problem of one line of an import, found by the dry run or by the import itself."""
+
+    __tablename__ = "lead_import_problem"
+    __table_args__ = (sa.Index("ix_lead_import_problem_line", "import_id", "phase", "line"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[int] = mapped_column(sa.ForeignKey("lead_import.id", ondelete="CASCADE"))
+    phase: Mapped[str] = mapped_column(sa.String(6))  # "check" or "import"
+    line: Mapped[int]
+    field: Mapped[str] = mapped_column(sa.String(40))
+    message: Mapped[str] = mapped_column(sa.Text)

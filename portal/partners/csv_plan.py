@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 
 from email_validator import EmailNotValidError, validate_email
 
+from portal.csvtext import FileProblem, quote_formula, unquote_formula
 from portal.partners import validation as rules
 from portal.partners.validation import PARTNER_STATUSES
 
@@ -21,12 +22,6 @@ COLUMNS = (
     "contact_name", "contact_email", "contact_phone", "territories", "products",
 )  # fmt: skip
 MAX_LINES = 20_000
-# Spreadsheets run a cell starting with one of these as a formula; export quotes them with "'".
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-class FileProblem(ValueError):
-    """The file as a whole cannot be read; nothing in it is imported."""
 
 
 @dataclass(frozen=True)
@@ -85,19 +80,6 @@ class ImportPlan:
 # Reading ---------------------------------------------------------------------------------
 
 
-def decode(raw: bytes) -> str:
-    """The file's text; UTF-8 with or without a byte-order mark, nothing else."""
-    if not raw.strip():
-        raise FileProblem("The file is empty.")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FileProblem(
-            f"The file is not UTF-8 text (byte {exc.start + 1} cannot be read). "
-            "Save it as 'CSV UTF-8' and upload it again."
-        ) from None
-
-
 def read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
     """(line number, cells by column) for each data row; FileProblem for a bad header."""
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -144,16 +126,6 @@ def _cells(header: list[str], cells: list[str]) -> dict[str, str]:
     if len(cells) > len(header):
         values["__extra__"] = "yes"
     return values
-
-
-def unquote_formula(cell: str) -> str:
-    if len(cell) > 1 and cell[0] == "'" and cell[1].startswith(_FORMULA_STARTS):
-        return cell[1:]
-    return cell
-
-
-def quote_formula(cell: str) -> str:
-    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
 
 
 # Checking a line -------------------------------------------------------------------------

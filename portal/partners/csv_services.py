@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from portal import audit
+from portal import audit, csvtext
 from portal.db import utcnow
 from portal.errors import Conflict, NotFound, ValidationFailed
 from portal.extensions import db
@@ -87,9 +87,9 @@ def stage_import(
 ) -> tuple[PartnerImport, csv_plan.ImportPlan]:
     """Keep an uploaded file and check it line by line; nothing changes yet."""
     try:
-        content = csv_plan.decode(raw)
+        content = csvtext.decode(raw)
         plan, _, _ = _plan(content)
-    except csv_plan.FileProblem as exc:
+    except csvtext.FileProblem as exc:
         raise ValidationFailed({"file": str(exc)}) from None
     upload = PartnerImport(
         filename=(filename or "upload.csv")[:255],

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
 
+from portal.csvtext import FileProblem
 from portal.db import utcnow
 from portal.errors import Conflict, NotFound, ValidationFailed
 from portal.forms import PortalForm
@@ -64,9 +65,7 @@ def review(import_id: int) -> Any:
         staged, plan = csv_services.dry_run(import_id)
     except NotFound:
         return not_found()
-    except (
-        csv_plan.FileProblem
-    ) as exc:  # the catalogue changed since upload in a way that breaks it
+    except FileProblem as exc:  # the catalogue changed since upload in a way that breaks it
         flash(str(exc), "danger")
         return redirect(url_for("partner_io.upload"))
     return render_template(

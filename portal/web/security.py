@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Flask, Response, current_app, request
+
+F = TypeVar("F", bound=Callable[..., object])
 
 # No inline script or style anywhere: every page's code is a file under static/.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -42,3 +47,20 @@ def init_app(app: Flask) -> None:
 def _add_hsts(response: Response) -> Response:
     response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
+
+
+def large_upload(view: F) -> F:
+    """Let this endpoint take bodies up to LARGE_UPLOAD_MAX_BYTES instead of the usual limit."""
+    view.large_upload = True  # type: ignore[attr-defined]
+    return view
+
+
+def _allow_large_uploads() -> None:
+    # Must run before CSRF protection reads the form, which is when the limit applies.
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "large_upload", False):
+        request.max_content_length = current_app.config["LARGE_UPLOAD_MAX_BYTES"]
+
+
+def init_upload_limits(app: Flask) -> None:
+    app.before_request(_allow_large_uploads)

@@ -4,8 +4,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from portal import csvtext
+from portal.csvtext import FileProblem
 from portal.partners import csv_plan
-from portal.partners.csv_plan import COLUMNS, Catalogue, FileProblem, PartnerRecord
+from portal.partners.csv_plan import COLUMNS, Catalogue, PartnerRecord
 
 CATALOGUE = Catalogue(
     tiers=frozenset({"Gold", "Silver"}),
@@ -70,15 +72,15 @@ def test_a_wrong_header_names_the_missing_and_unknown_columns():
 
 def test_an_empty_file_a_header_only_file_and_latin_1_bytes_are_clear_errors():
     with pytest.raises(FileProblem, match="empty"):
-        csv_plan.decode(b"  \n")
+        csvtext.decode(b"  \n")
     with pytest.raises(FileProblem, match="no partner lines"):
         csv_plan.read_rows(HEADER + "\n")
     with pytest.raises(FileProblem, match="not UTF-8"):
-        csv_plan.decode("name\nMüller GmbH".encode("latin-1"))
+        csvtext.decode("name\nMüller GmbH".encode("latin-1"))
 
 
 def test_a_utf8_byte_order_mark_is_accepted():
-    assert csv_plan.decode(("\ufeff" + HEADER).encode()).startswith("name")
+    assert csvtext.decode(("\ufeff" + HEADER).encode()).startswith("name")
 
 
 def test_too_many_lines_are_refused_as_a_whole():
@@ -121,8 +123,8 @@ def test_writing_then_reading_a_partner_gives_it_back_unchanged(name, policy, te
 
 
 def test_cells_that_a_spreadsheet_would_run_as_formulas_are_quoted_on_export():
-    assert csv_plan.quote_formula("=SUM(A1)") == "'=SUM(A1)"
-    assert csv_plan.quote_formula("@risk") == "'@risk"
-    assert csv_plan.quote_formula("Plain") == "Plain"
-    assert csv_plan.unquote_formula("'=SUM(A1)") == "=SUM(A1)"
-    assert csv_plan.unquote_formula("'quoted") == "'quoted"
+    assert csvtext.quote_formula("=SUM(A1)") == "'=SUM(A1)"
+    assert csvtext.quote_formula("@risk") == "'@risk"
+    assert csvtext.quote_formula("Plain") == "Plain"
+    assert csvtext.unquote_formula("'=SUM(A1)") == "=SUM(A1)"
+    assert csvtext.unquote_formula("'quoted") == "'quoted"
