@@ -344,8 +344,10 @@ def _lock_survivor(survivor: Lead, state: LeadState, now: datetime) -> bool:
 def _copy_activities(lead: Lead, survivor: Lead) -> int:
     """Copy the duplicate's activities the survivor does not have yet; how many were copied."""
     query = sa.select(LeadActivity.activity_type, LeadActivity.occurred_at)
-    have = set(db.session.execute(query.where(LeadActivity.lead_id == survivor.id)).tuples())
-    theirs = db.session.execute(query.where(LeadActivity.lead_id == lead.id)).tuples()
+    have = {
+        tuple(row) for row in db.session.execute(query.where(LeadActivity.lead_id == survivor.id))
+    }
+    theirs = db.session.execute(query.where(LeadActivity.lead_id == lead.id))
     new = [(kind, at) for kind, at in theirs if (kind, at) not in have]
     db.session.add_all(
         LeadActivity(lead_id=survivor.id, activity_type=kind, occurred_at=at) for kind, at in new
