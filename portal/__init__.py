@@ -102,7 +102,12 @@ def _tune_engine(engine: sa.Engine) -> None:
 def register_blueprints(app: Flask) -> None:
     from portal.api import views as api
     from portal.extensions import csrf
-    from portal.leads import import_views, qualification_views, reason_views
+    from portal.leads import (
+        duplicate_views,
+        import_views,
+        qualification_views,
+        reason_views,
+    )
     from portal.leads import views as leads
     from portal.partners import csv_views, product_views, sla_views, territory_views, tier_views
     from portal.partners import views as partners
@@ -125,6 +130,7 @@ def register_blueprints(app: Flask) -> None:
         product_views,
         leads,
         import_views,
+        duplicate_views,
         qualification_views,
         reason_views,
         routing,

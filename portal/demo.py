@@ -16,6 +16,7 @@ from flask import current_app
 
 from portal import audit
 from portal.db import utcnow
+from portal.demo_duplicates import make_duplicates
 from portal.errors import NotFound, ValidationFailed
 from portal.extensions import db
 from portal.leads.lifecycle import Action, LeadState, next_state
@@ -444,6 +445,7 @@ def _build_tenant(
         logins = _create_users(spec, network.partners, password)
         _LeadMaker(spec, network, rng).make(leads)
         db.session.commit()
+        make_duplicates(rng)
     return logins
 
 

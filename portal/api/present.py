@@ -16,6 +16,8 @@ def lead_json(lead: Lead, *, with_events: bool = False) -> dict[str, Any]:
         "score": lead.score,
         "score_breakdown": list(lead.score_breakdown or []),
         "duplicate_of_id": lead.duplicate_of_id,
+        "duplicate_resolution": lead.duplicate_resolution,
+        "merged_into_id": lead.merged_into_id,
         "company_name": lead.company_name,
         "company_domain": lead.company_domain,
         "country": lead.country,

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from portal.leads.lifecycle import LeadState
+
 Text = Annotated[str, Field(max_length=200)]
 
 
@@ -77,10 +79,16 @@ class EventOut(BaseModel):
 class LeadOut(BaseModel):
     id: int
     external_id: str | None
-    state: str
+    state: LeadState
     score: int
     score_breakdown: list[ScoreItem]
-    duplicate_of_id: int | None
+    duplicate_of_id: int | None = Field(
+        description="The earlier lead intake took this one for a duplicate of; kept once resolved"
+    )
+    duplicate_resolution: Literal["kept", "merged"] | None = Field(
+        description="How a channel manager resolved the duplicate flag; null while open"
+    )
+    merged_into_id: int | None = Field(description="The lead this one was merged into")
     company_name: str
     company_domain: str | None
     country: str | None
@@ -100,10 +108,7 @@ class LeadPage(BaseModel):
 
 
 class ListQuery(_Strict):
-    state: (
-        Literal["new", "nurture", "mql", "offered", "unroutable", "accepted", "sql", "won", "lost"]
-        | None
-    ) = None
+    state: LeadState | None = None
     cursor: str | None = Field(None, max_length=10, pattern=r"^[0-9]{1,10}$")
     limit: int = Field(50, ge=1, le=500)
 

@@ -1,12 +1,17 @@
-"""The form for entering one lead by hand."""
+"""The form for entering one lead by hand, and the forms that resolve a duplicate flag."""
 
 from __future__ import annotations
 
-from wtforms import EmailField, SelectField, StringField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from collections.abc import Mapping
 
+from wtforms import EmailField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.widgets import HiddenInput
+
+from portal.errors import ValidationFailed
 from portal.forms import PortalForm
+from portal.leads.merging import GROUPS_BY_KEY
 
 _ANSWERS = [SelectChoice("", "Not known"), SelectChoice("yes", "Yes"), SelectChoice("no", "No")]
 
@@ -56,3 +61,41 @@ class LeadForm(PortalForm):
             "timeline": self.timeline.data or None,
         }
         return data
+
+
+class _DuplicateForm(PortalForm):
+    # The lead the flagged one repeats, as the page showed it; another id is not this flag.
+    into = IntegerField(
+        widget=HiddenInput(), validators=[InputRequired("Open the comparison again.")]
+    )
+
+
+class KeepDuplicateForm(_DuplicateForm):
+    note = TextAreaField(
+        "Note (optional)",
+        validators=[Optional(), Length(max=500, message="Keep it under 500 characters.")],
+    )
+
+
+class MergeDuplicateForm(_DuplicateForm):
+    """The merge of a flagged lead: per differing field, which lead's value the survivor keeps."""
+
+    PREFIX = "choice-"
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.choice_errors: dict[str, str] = {}
+
+    def chosen_sides(self, formdata: Mapping[str, str]) -> dict[str, str]:
+        """The posted choices by field key: "survivor" or "duplicate" (the service checks)."""
+        return {
+            name.removeprefix(self.PREFIX): value
+            for name, value in formdata.items()
+            if name.startswith(self.PREFIX)
+        }
+
+    def attach_errors(self, exc: ValidationFailed) -> None:
+        """Errors of a known field go to its row of the comparison, the rest above the form."""
+        self.choice_errors = {k: v for k, v in exc.errors.items() if k in GROUPS_BY_KEY}
+        rest = {k: v for k, v in exc.errors.items() if k not in GROUPS_BY_KEY}
+        super().attach_errors(ValidationFailed(rest))

@@ -133,7 +133,7 @@ def take_in(data: dict[str, Any], *, actor: Any, channel: str) -> Intake:
             raise
         return Intake(known, created=False)
     label = actor_label(actor)
-    _event(
+    add_event(
         lead,
         "intake",
         None,
@@ -147,7 +147,7 @@ def take_in(data: dict[str, Any], *, actor: Any, channel: str) -> Intake:
     return Intake(lead, created=True)
 
 
-def _event(
+def add_event(
     lead: Lead,
     action: str,
     before: LeadState | None,
@@ -156,6 +156,7 @@ def _event(
     reason: str,
     data: dict[str, Any],
 ) -> None:
+    """Append one event to the lead's history, in the caller's transaction."""
     db.session.add(
         LeadEvent(
             lead_id=lead.id,
@@ -194,7 +195,7 @@ def _score(lead: Lead, now: datetime, actor_label: str) -> None:
     before = LeadState(lead.state)
     after = next_state(before, action)
     lead.score, lead.score_breakdown, lead.state = result.total, result.breakdown(), after.value
-    _event(
+    add_event(
         lead,
         action.value,
         before,
@@ -229,15 +230,19 @@ def record_activity(
         LeadActivity(lead_id=lead.id, activity_type=kind, occurred_at=occurred_at or now)
     )
     db.session.flush()
-    label = actor_label(actor)
-    if LeadState(lead.state) in (LeadState.NEW, LeadState.NURTURE):
-        _score(lead, now, label)
-    else:
-        # Past qualification the score is kept up to date, but the state is routing's business.
-        result = lead_score.score_lead(_lead_values(lead), _activities(lead), criteria(), now)
-        lead.score, lead.score_breakdown = result.total, result.breakdown()
+    rescore(lead, now, actor_label(actor))
     db.session.commit()
     return lead
+
+
+def rescore(lead: Lead, now: datetime, label: str) -> None:
+    """Score the lead again after new facts; a nurtured lead may become an MQL."""
+    if LeadState(lead.state) in (LeadState.NEW, LeadState.NURTURE):
+        _score(lead, now, label)
+        return
+    # Past qualification the score is kept up to date, but the state is routing's business.
+    result = lead_score.score_lead(_lead_values(lead), _activities(lead), criteria(), now)
+    lead.score, lead.score_breakdown = result.total, result.breakdown()
 
 
 def _activities(lead: Lead) -> list[lead_score.Activity]:

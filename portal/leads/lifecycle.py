@@ -15,6 +15,7 @@ class LeadState(StrEnum):
     SQL = "sql"
     WON = "won"
     LOST = "lost"
+    MERGED = "merged"
 
 
 class Action(StrEnum):
@@ -30,6 +31,7 @@ class Action(StrEnum):
     QUALIFY = "qualify"
     WIN = "win"
     LOSE = "lose"
+    MERGE = "merge"
 
 
 class IllegalTransition(ValueError):
@@ -61,9 +63,20 @@ TRANSITIONS: dict[tuple[LeadState, Action], LeadState] = {
     (S.ACCEPTED, A.LOSE): S.LOST,
     (S.SQL, A.WIN): S.WON,
     (S.SQL, A.LOSE): S.LOST,
+    # A duplicate is merged into the lead it repeats only while no partner holds it.
+    (S.NEW, A.MERGE): S.MERGED,
+    (S.NURTURE, A.MERGE): S.MERGED,
+    (S.MQL, A.MERGE): S.MERGED,
+    (S.UNROUTABLE, A.MERGE): S.MERGED,
 }
 
-TERMINAL = frozenset({S.WON, S.LOST})
+TERMINAL = frozenset({S.WON, S.LOST, S.MERGED})
+
+
+def states_allowing(action: Action | str) -> frozenset[LeadState]:
+    """The states from which this action is legal."""
+    act = Action(action)
+    return frozenset(from_state for (from_state, a) in TRANSITIONS if a is act)
 
 
 def next_state(state: LeadState | str, action: Action | str) -> LeadState:

@@ -11,8 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.db import Base, TenantScoped, Timestamped, utcnow
 from portal.leads.lifecycle import LeadState
 from portal.partners.models import Partner, Product
+from portal.tenancy.models import User
 
 OFFER_STATES = ("open", "accepted", "rejected", "expired", "recalled")
+DUPLICATE_RESOLUTIONS = ("kept", "merged")
 
 
 class Lead(TenantScoped, Timestamped, Base):
@@ -30,6 +32,21 @@ class Lead(TenantScoped, Timestamped, Base):
             sqlite_where=sa.text("external_id IS NOT NULL"),
         ),
         sa.CheckConstraint("deal_size_minor IS NULL OR deal_size_minor >= 0", name="deal_size"),
+        # The duplicates queue: flags nobody has resolved yet, oldest first.
+        sa.Index(
+            "ix_lead_open_duplicates",
+            "tenant_id",
+            "created_at",
+            postgresql_where=sa.text(
+                "duplicate_of_id IS NOT NULL AND duplicate_resolution IS NULL"
+            ),
+            sqlite_where=sa.text("duplicate_of_id IS NOT NULL AND duplicate_resolution IS NULL"),
+        ),
+        sa.CheckConstraint(
+            "duplicate_resolution IS NULL OR duplicate_resolution IN ('kept', 'merged')",
+            name="duplicate_resolution",
+        ),
+        sa.CheckConstraint("(state = 'merged') = (merged_into_id IS NOT NULL)", name="merged_into"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -62,9 +79,25 @@ class Lead(TenantScoped, Timestamped, Base):
     duplicate_of_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("lead.id", ondelete="SET NULL"), index=True
     )
+    # How the flag was resolved; duplicate_of_id stays, so the history shows what was flagged.
+    duplicate_resolution: Mapped[str | None] = mapped_column(sa.String(6))
+    duplicate_resolved_at: Mapped[datetime | None]
+    duplicate_resolved_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    # A merged lead is kept, in state merged, pointing at the lead that absorbed it.
+    merged_into_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("lead.id", ondelete="RESTRICT"), index=True
+    )
 
     product: Mapped[Product | None] = relationship()
-    duplicate_of: Mapped[Lead | None] = relationship(remote_side="Lead.id")
+    duplicate_of: Mapped[Lead | None] = relationship(
+        remote_side="Lead.id", foreign_keys=[duplicate_of_id]
+    )
+    merged_into: Mapped[Lead | None] = relationship(
+        remote_side="Lead.id", foreign_keys=[merged_into_id]
+    )
+    duplicate_resolved_by: Mapped[User | None] = relationship()
     events: Mapped[list[LeadEvent]] = relationship(back_populates="lead", order_by="LeadEvent.id")
     offers: Mapped[list[Offer]] = relationship(back_populates="lead", order_by="Offer.id")
     activities: Mapped[list[LeadActivity]] = relationship(order_by="LeadActivity.occurred_at")

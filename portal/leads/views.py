@@ -9,7 +9,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from portal.errors import NotFound, ValidationFailed
-from portal.leads import intake, services
+from portal.leads import duplicates, intake, services
 from portal.leads.forms import LeadForm
 from portal.leads.lifecycle import LeadState
 from portal.money import format_money
@@ -36,6 +36,7 @@ def index() -> Any:
         state=state,
         states=list(LeadState),
         counts=services.lead_counts_by_state(),
+        open_duplicates=duplicates.open_flag_count(),
     )
 
 
@@ -72,4 +73,6 @@ def detail(lead_id: int) -> Any:
         lead = intake.get_lead(lead_id)
     except NotFound:
         return not_found()
-    return render_template("leads/detail.html", lead=lead, money=format_money)
+    return render_template(
+        "leads/detail.html", lead=lead, flag=duplicates.flag_for(lead), money=format_money
+    )

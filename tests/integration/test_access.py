@@ -16,7 +16,21 @@ EXAMPLES = {
     ("admin", "/admin/users"): 200,
     ("partner_user", "/inbox/"): 200,
     ("vendor_staff", "/partners/"): 200,
+    ("vendor_staff", "/leads/duplicates/"): 200,
+    ("partner_user", "/leads/duplicates/"): 403,
 }
+
+# The pages of one flagged lead of tenant "a": (method, path, role) -> status. Reading the
+# comparison is for every vendor-side role; merging and keeping are for channel managers.
+FLAGGED_LEAD_EXAMPLES = {
+    ("GET", "/leads/{id}/duplicate", "vendor_staff"): 200,
+    ("GET", "/leads/{id}/duplicate", "partner_user"): 403,
+    ("POST", "/leads/{id}/duplicate/merge", "vendor_staff"): 403,
+    ("POST", "/leads/{id}/duplicate/merge", "partner_user"): 403,
+    ("POST", "/leads/{id}/duplicate/keep", "vendor_staff"): 403,
+    ("POST", "/leads/{id}/duplicate/keep", "partner_user"): 403,
+}
+FLAGGED_LEAD_PATHS = sorted({(method, path) for method, path, _ in FLAGGED_LEAD_EXAMPLES})
 
 
 def signed_in_pages(app):
@@ -134,3 +148,41 @@ def test_an_id_too_large_for_the_database_is_a_404_not_an_error(client, login_as
     login_as("channel_manager")
     assert client.get(f"/partners/{2**31}").status_code == 404
     assert client.get(f"/leads/{2**64}").status_code == 404
+
+
+def _flagged_lead(app, world) -> tuple[int, int]:
+    """A lead of tenant "a" and a later one flagged as its duplicate."""
+    from portal.extensions import db
+    from portal.tenancy.scoping import tenant_scope
+    from tests.factories import LeadFactory
+
+    with app.app_context(), tenant_scope(world.a.id):
+        first = LeadFactory(contact_email="eva@nordbank.example")
+        second = LeadFactory(contact_email="eva@nordbank.example", duplicate_of_id=first.id)
+        db.session.commit()
+        return first.id, second.id
+
+
+def _request(client, method, path, into):
+    if method == "GET":
+        return client.get(path)
+    return client.post(path, data={"csrf_token": csrf_token(client, "/"), "into": into})
+
+
+@pytest.mark.parametrize(("method", "path", "role"), list(FLAGGED_LEAD_EXAMPLES))
+def test_the_pages_of_a_flagged_lead_refuse_lower_roles(
+    app, client, login_as, world, method, path, role
+):
+    first, second = _flagged_lead(app, world)
+    login_as(role)
+    response = _request(client, method, path.format(id=second), first)
+    assert response.status_code == FLAGGED_LEAD_EXAMPLES[(method, path, role)]
+
+
+@pytest.mark.parametrize(("method", "path"), FLAGGED_LEAD_PATHS)
+def test_the_pages_of_a_flagged_lead_are_not_found_from_another_tenant(
+    app, client, login_as, world, method, path
+):
+    first, second = _flagged_lead(app, world)
+    login_as("channel_manager", "b")
+    assert _request(client, method, path.format(id=second), first).status_code == 404

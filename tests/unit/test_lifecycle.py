@@ -12,6 +12,7 @@ from portal.leads.lifecycle import (
     LeadState,
     allowed_actions,
     next_state,
+    states_allowing,
 )
 
 
@@ -62,3 +63,26 @@ def test_every_state_is_reachable_from_new():
                 reached.add(target)
                 frontier.append(target)
     assert reached == set(LeadState)
+
+
+def test_a_lead_no_partner_holds_can_be_merged_and_then_nothing_more():
+    for state in (LeadState.NEW, LeadState.NURTURE, LeadState.MQL, LeadState.UNROUTABLE):
+        assert next_state(state, Action.MERGE) is LeadState.MERGED
+    assert LeadState.MERGED in TERMINAL
+    assert allowed_actions(LeadState.MERGED) == []
+
+
+def test_a_lead_with_a_partner_or_closed_cannot_be_merged():
+    for state in (LeadState.OFFERED, LeadState.ACCEPTED, LeadState.SQL, LeadState.WON):
+        with pytest.raises(IllegalTransition, match="cannot merge"):
+            next_state(state, Action.MERGE)
+
+
+def test_the_states_allowing_merge_are_those_the_table_lists():
+    assert states_allowing(Action.MERGE) == {
+        LeadState.NEW,
+        LeadState.NURTURE,
+        LeadState.MQL,
+        LeadState.UNROUTABLE,
+    }
+    assert states_allowing("win") == {LeadState.SQL}
