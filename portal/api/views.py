@@ -131,6 +131,8 @@ def get_lead(lead_id: int) -> Any:
 @bp.output(schemas.LeadOut, status_code=201)
 @bp.doc(
     summary="Record an engagement activity; the lead is scored again",
+    description="For a lead merged into another, the activity is recorded on that lead, "
+    "and that lead is answered.",
     responses={404: "No such lead", 422: "Invalid fields"},
     **AUTH,
 )

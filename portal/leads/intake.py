@@ -216,8 +216,12 @@ def get_lead(lead_id: int) -> Lead:
 def record_activity(
     lead_id: int, activity_type: str, occurred_at: datetime | None, *, actor: Any
 ) -> Lead:
-    """Record an engagement and score the lead again; a nurtured lead may become an MQL."""
-    lead = get_lead(lead_id)
+    """Record an engagement and score the lead again; a nurtured lead may become an MQL.
+
+    An activity of a lead merged into another belongs to the lead it went into, which is
+    the lead that is answered.
+    """
+    lead = surviving(get_lead(lead_id))
     now = utcnow()
     kind = (activity_type or "").strip().lower()
     if not kind:
@@ -232,6 +236,15 @@ def record_activity(
     db.session.flush()
     rescore(lead, now, actor_label(actor))
     db.session.commit()
+    return lead
+
+
+def surviving(lead: Lead) -> Lead:
+    """The lead that carries on for this one: itself, or the lead it was merged into."""
+    seen = {lead.id}
+    while lead.merged_into_id is not None and lead.merged_into_id not in seen:
+        lead = get_lead(lead.merged_into_id)
+        seen.add(lead.id)
     return lead
 
 

@@ -429,3 +429,22 @@ def test_an_old_flag_by_company_names_no_reason_once_the_window_has_passed(app, 
         db.session.get(Lead, first).created_at = utcnow() - timedelta(days=200)
         db.session.commit()
         assert duplicates.comparison(second).flag.reasons == ()
+
+
+def test_an_activity_for_a_merged_lead_is_recorded_on_the_lead_it_went_into(
+    app, client, login_as, world
+):
+    _programme(app, world.a.id)
+    first, second = _pair(app, world.a.id)
+    login_as("channel_manager")
+    _merge(client, second, first, company_name="duplicate")
+    with app.app_context(), tenant_scope(world.a.id):
+        answered = intake.record_activity(second, "webinar_attended", None, actor="test")
+        assert answered.id == first
+        on_survivor = db.session.scalars(
+            sa.select(LeadActivity.activity_type).where(LeadActivity.lead_id == first)
+        ).all()
+        on_merged = db.session.scalars(
+            sa.select(LeadActivity.activity_type).where(LeadActivity.lead_id == second)
+        ).all()
+    assert "webinar_attended" in on_survivor and "webinar_attended" not in on_merged
