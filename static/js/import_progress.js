@@ -4,7 +4,8 @@
   if (!card) return;
   const bar = card.querySelector("progress");
   const text = card.querySelector("[data-progress-text]");
-  const number = new Intl.NumberFormat();
+  // As the server writes numbers on the page (1,000), whatever the browser's language.
+  const number = new Intl.NumberFormat("en-US");
 
   async function poll() {
     try {

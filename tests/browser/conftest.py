@@ -67,9 +67,13 @@ class _QuietHandler(WSGIRequestHandler):
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The app served over HTTP on 127.0.0.1, with tenants A and B committed to its database."""
+    """The app served over HTTP on 127.0.0.1, with tenants A and B committed to its database.
+
+    Long jobs (file imports) run on a thread, as in the embedded default, so a page can
+    follow a job's progress instead of getting the finished job with its first answer.
+    """
     with fresh_database(tmp_path_factory.mktemp("browser-db")) as database_url:
-        app = make_app(database_url)
+        app = make_app(database_url, INPROCESS_JOB_THREADS=True)
         with app.app_context():
             a = build_tenant("tenant-a")
             b = build_tenant("tenant-b")
