@@ -13,6 +13,11 @@
         credentials: "same-origin",
         headers: { Accept: "application/json" },
       });
+      if (response.redirected || response.status === 401 || response.status === 403) {
+        // The login ended: reloading shows the sign-in page, and then this page again.
+        window.location.reload();
+        return;
+      }
       if (response.ok) {
         const state = await response.json();
         bar.max = state.total;
