@@ -8,18 +8,23 @@ same races check that waiting writers still answer correctly instead of failing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from portal.api import idempotency
+from portal.api.models import IdempotencyKey
+from portal.db import utcnow
 from portal.extensions import db
 from portal.leads.models import Lead, LeadEvent, QualificationSettings, ScoringRule
 from portal.tenancy import services
@@ -179,6 +184,26 @@ def test_racing_retries_with_one_idempotency_key_make_one_lead(live_api):
             assert "still being answered" in answer.body["detail"]
     replay = _post(live_api, "/api/v1/leads", lead, headers)
     assert (replay.status, replay.replayed, replay.body) == (201, True, first[0].body)
+
+
+def test_racing_retries_after_a_request_died_make_one_lead(live_api):
+    lead = _lead("Deadbank")
+    body = json.dumps(lead).encode()
+    with live_api.app.app_context(), tenant_scope(live_api.tenant_id):
+        # The claim of a request that died before answering, long enough ago to be given up.
+        died = utcnow() - idempotency.ABANDONED_AFTER - timedelta(seconds=1)
+        digest = hashlib.sha256(body).hexdigest()
+        db.session.add(IdempotencyKey(key="race-died", request_hash=digest, created_at=died))
+        db.session.commit()
+    headers = {"Idempotency-Key": "race-died"}
+    answers = _race([lambda: _post(live_api, "/api/v1/leads", lead, headers)] * RACERS)
+    _no_server_errors(answers)
+    stored = _leads(live_api, Lead.company_name == "Deadbank")
+    assert len(stored) == 1
+    first = [a for a in answers if a.status == 201 and not a.replayed]
+    assert len(first) == 1 and first[0].body["id"] == stored[0].id
+    others = {(a.status, a.replayed) for a in answers if a is not first[0]}
+    assert others <= {(201, True), (409, False)}
 
 
 def test_racing_posts_of_one_idempotency_key_with_other_bodies_make_one_lead(live_api):
