@@ -94,9 +94,13 @@ def _tune_engine(engine: sa.Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
 
+    # IMMEDIATE takes the write lock up front, so concurrent requests queue on busy_timeout.
+    # A deferred transaction that reads, then writes after another connection committed,
+    # fails at once with "database is locked" instead of waiting (WAL cannot move its
+    # snapshot forward), so concurrent writes under `flask serve` would answer 500.
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def register_blueprints(app: Flask) -> None:

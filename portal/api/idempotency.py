@@ -43,8 +43,7 @@ def claim(key: str, body: bytes) -> tuple[int, Any] | None:
                 return found.status_code, found.response_body
             if utcnow() - found.created_at < ABANDONED_AFTER:
                 raise Conflict(f"A request with this {HEADER} is still being answered; retry soon.")
-            db.session.delete(found)  # its request died before answering
-            db.session.flush()
+            _give_up(found)
         db.session.add(IdempotencyKey(key=key, request_hash=digest))
         try:
             db.session.commit()
@@ -52,6 +51,19 @@ def claim(key: str, body: bytes) -> tuple[int, Any] | None:
         except sa.exc.IntegrityError:
             db.session.rollback()  # a concurrent request claimed it first: read its claim
     raise Conflict(f"A request with this {HEADER} is still being answered; retry soon.")
+
+
+def _give_up(claim: IdempotencyKey) -> None:
+    """Remove the claim of a request that died before answering, unless it was answered since.
+
+    Conditional, because concurrent retries may all find the same dead claim: the first one
+    replaces it, and the others delete nothing, fail to insert, and read the new claim.
+    """
+    db.session.execute(
+        sa.delete(IdempotencyKey).where(
+            IdempotencyKey.id == claim.id, IdempotencyKey.status_code.is_(None)
+        )
+    )
 
 
 def remember(key: str, status: int, body: Any) -> None:

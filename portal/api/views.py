@@ -20,6 +20,11 @@ from portal.tenancy.policy import api_key
 bp = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="Leads")
 
 AUTH = {"security": "ApiKey"}
+# What @idempotent answers when it cannot act for the key.
+KEY_IN_USE = (
+    "The Idempotency-Key was used with another body, or its first request is still being "
+    "answered (retry soon)"
+)
 
 
 def _actor() -> str:
@@ -54,8 +59,7 @@ def tenant() -> Any:
     summary="Take in one lead",
     description="Scores the lead at once. A known external_id answers 200 with the lead taken "
     "in before. An Idempotency-Key header makes a retry return the first answer.",
-    responses={200: "The external_id was known", 409: "Idempotency-Key reused with another body",
-               422: "Invalid fields"},
+    responses={200: "The external_id was known", 409: KEY_IN_USE, 422: "Invalid fields"},
     **AUTH,
 )  # fmt: skip
 def create_lead(body: schemas.LeadIn) -> Any:
@@ -72,6 +76,7 @@ def create_lead(body: schemas.LeadIn) -> Any:
     summary="Take in up to 1,000 leads",
     description="Each item is answered on its own: created, existing (known external_id) or "
     "invalid with its field errors. Invalid items never stop the valid ones.",
+    responses={409: KEY_IN_USE},
     **AUTH,
 )
 def create_batch(body: schemas.LeadBatchIn) -> Any:
@@ -133,7 +138,7 @@ def get_lead(lead_id: int) -> Any:
     summary="Record an engagement activity; the lead is scored again",
     description="For a lead merged into another, the activity is recorded on that lead, "
     "and that lead is answered.",
-    responses={404: "No such lead", 422: "Invalid fields"},
+    responses={404: "No such lead", 409: KEY_IN_USE, 422: "Invalid fields"},
     **AUTH,
 )
 def add_activity(lead_id: int, body: schemas.ActivityIn) -> Any:

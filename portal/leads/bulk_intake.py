@@ -40,6 +40,10 @@ class ItemResult:
     errors: dict[str, str] = field(default_factory=dict)
 
 
+# An item's clean values, or None and its field errors.
+_Cleaned = tuple[dict[str, Any] | None, dict[str, str]]
+
+
 @dataclass(frozen=True)
 class _New:
     """An item to create: its position in the batch and its clean values."""
@@ -62,12 +66,21 @@ def take_in_batch(
     """
     if not items:
         return []
-    try:
-        return _take_in_batch(items, actor, channel, before_commit)
-    except sa.exc.IntegrityError:
-        # A concurrent batch committed one of our external ids first; the retry finds it.
-        db.session.rollback()
-        return _take_in_batch(items, actor, channel, before_commit)
+    cleaned = _clean_all(items)
+    external_ids = {v["external_id"] for v, _ in cleaned if v and v["external_id"]}
+    known = -1
+    while True:
+        try:
+            return _take_in_batch(cleaned, actor, channel, before_commit)
+        except sa.exc.IntegrityError:
+            # A concurrent request committed some of our external ids first, and the next
+            # attempt answers with their leads. Each such loss makes at least one more id
+            # known, so this ends; a failure that taught us nothing new is not that race.
+            db.session.rollback()
+            now_known = len(_known_external_ids(external_ids))
+            if now_known <= known:
+                raise
+            known = now_known
 
 
 def preview_batch(items: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
@@ -88,14 +101,14 @@ def preview_batch(items: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
 
 
 def _take_in_batch(
-    items: Sequence[Mapping[str, Any]],
+    cleaned: list[_Cleaned],
     actor: Any,
     channel: str,
     before_commit: Callable[[list[ItemResult]], None] | None,
 ) -> list[ItemResult]:
     results: dict[int, ItemResult] = {}
     valid: list[_New] = []
-    for index, (values, errors) in enumerate(_clean_all(items)):
+    for index, (values, errors) in enumerate(cleaned):
         if values is None:
             results[index] = ItemResult(index, "invalid", None, errors)
         else:
@@ -106,7 +119,7 @@ def _take_in_batch(
     results.update({i: ItemResult(i, "created", lead_id, {}) for i, lead_id in created.items()})
     for index, first in repeats.items():
         results[index] = ItemResult(index, "existing", created[first], {})
-    answers = [results[index] for index in range(len(items))]
+    answers = [results[index] for index in range(len(cleaned))]
     if before_commit is not None:
         before_commit(answers)
     db.session.commit()
@@ -116,9 +129,7 @@ def _take_in_batch(
 # Validation ---------------------------------------------------------------------------------
 
 
-def _clean_all(
-    items: Sequence[Mapping[str, Any]],
-) -> list[tuple[dict[str, Any] | None, dict[str, str]]]:
+def _clean_all(items: Sequence[Mapping[str, Any]]) -> list[_Cleaned]:
     """Each item's clean values, or None and its field errors; products found in one query."""
     codes = {
         intake.product_code(item.get("product")) for item in items if isinstance(item, Mapping)
@@ -132,9 +143,7 @@ def _clean_all(
     return [_clean_one(item, products) for item in items]
 
 
-def _clean_one(
-    item: object, products: dict[str, int]
-) -> tuple[dict[str, Any] | None, dict[str, str]]:
+def _clean_one(item: object, products: dict[str, int]) -> _Cleaned:
     if not isinstance(item, Mapping):
         return None, {"lead": NOT_AN_OBJECT}
     try:
@@ -274,7 +283,11 @@ def _insert_leads(rows: list[dict[str, Any]]) -> list[int]:
         query = sa.insert(leads).returning(leads.c.id, sort_by_parameter_order=True)
         return list(db.session.execute(query, rows).scalars())
     ids = sorted(db.session.execute(_NEXT_LEAD_IDS, {"count": len(rows)}).scalars())
-    db.session.execute(sa.insert(leads), [{**r, "id": i} for r, i in zip(rows, ids, strict=True)])
+    numbered = [{**r, "id": i} for r, i in zip(rows, ids, strict=True)]
+    # Concurrent batches that share external ids insert them in one order, so one waits for
+    # the other's commit (and then retries) instead of each waiting for the other: deadlock.
+    numbered.sort(key=lambda row: (row["external_id"] is None, row["external_id"] or ""))
+    db.session.execute(sa.insert(leads), numbered)
     return ids
 
 

@@ -7,7 +7,6 @@ only applies to tests that use the ``app`` fixture, which no browser test may us
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +14,9 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from portal.extensions import db
-from tests.conftest import TenantWorld, build_tenant, fresh_database, make_app
+from tests.conftest import TenantWorld, build_tenant, fresh_database, make_app, serving
 
 HERE = Path(__file__).resolve().parent
 
@@ -60,11 +58,6 @@ class LiveServer:
     b: TenantWorld
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The app served over HTTP on 127.0.0.1, with tenants A and B committed to its database.
@@ -77,15 +70,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         with app.app_context():
             a = build_tenant("tenant-a")
             b = build_tenant("tenant-b")
-        server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-        thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-        thread.start()
         try:
-            yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, a, b)
+            with serving(app) as url:
+                yield LiveServer(url, app, a, b)
         finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=10)
             with app.app_context():
                 db.engine.dispose()
 

@@ -149,3 +149,26 @@ def test_failed_logins_are_counted_in_redis_across_app_instances(redis_app, redi
 def test_the_health_endpoint_reports_the_database_and_redis(redis_app):
     body = redis_app.test_client().get("/healthz").get_json()
     assert body == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+
+
+def test_without_redis_the_health_endpoint_says_jobs_run_in_process(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "redis": "in-process"},
+    }
+
+
+def test_a_redis_that_does_not_answer_makes_the_health_endpoint_degraded(app, client, monkeypatch):
+    def refuse() -> None:
+        raise redis.ConnectionError("connection refused")
+
+    with app.app_context():
+        monkeypatch.setattr(queue.connection, "ping", refuse)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {
+        "status": "degraded",
+        "checks": {"database": "ok", "redis": "error: ConnectionError"},
+    }
