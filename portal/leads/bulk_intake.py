@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from portal.db import copy_rows, utcnow
 from portal.errors import ValidationFailed
@@ -139,8 +140,19 @@ def _split_known(
 def _known_external_ids(external_ids: set[str]) -> dict[str, int]:
     if not external_ids:
         return {}
-    query = sa.select(Lead.external_id, Lead.id).where(Lead.external_id.in_(external_ids))
+    query = sa.select(Lead.external_id, Lead.id).where(_one_of(Lead.external_id, external_ids))
     return dict(db.session.execute(query).all())
+
+
+def _one_of(column: sa.ColumnElement[Any], values: set[Any]) -> sa.ColumnElement[bool]:
+    """column IN values; on PostgreSQL as = ANY(array), one parameter however many values.
+
+    A thousand-value IN list is a thousand parameters to render and a new query text each
+    time, which cost more than the lookup itself.
+    """
+    if not _on_postgresql():
+        return column.in_(values)
+    return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
 
 
 # Duplicates -----------------------------------------------------------------------------------
@@ -187,7 +199,7 @@ def _stored_matches(
     if emails:
         query = (
             sa.select(Lead.contact_email, sa.func.min(Lead.id))
-            .where(Lead.contact_email.in_(emails))
+            .where(_one_of(Lead.contact_email, emails))
             .group_by(Lead.contact_email)
         )
         by_email = dict(db.session.execute(query).all())
@@ -195,8 +207,8 @@ def _stored_matches(
     if companies:
         query = (
             sa.select(Lead.company_domain, Lead.product_id, sa.func.min(Lead.id))
-            .where(Lead.company_domain.in_({d for d, _ in companies}))
-            .where(Lead.product_id.in_({p for _, p in companies}))
+            .where(_one_of(Lead.company_domain, {d for d, _ in companies}))
+            .where(_one_of(Lead.product_id, {p for _, p in companies}))
             .where(Lead.created_at >= now - intake.DUPLICATE_WINDOW)
             .group_by(Lead.company_domain, Lead.product_id)
         )
