@@ -225,9 +225,9 @@ def _create(new: list[_New], actor_label: str, channel: str) -> list[int]:
     if tenant_id is None:
         raise TenantScopeError("leads are taken in for one tenant; none is in scope")
     now = utcnow()
-    criteria = intake.criteria()
+    scorer = lead_score.Scorer(intake.criteria())
     stored, in_batch = _duplicates(new, now)
-    scores = [_score(item.values, criteria, now) for item in new]
+    scores = [_score(item.values, scorer, now) for item in new]
     rows = [
         _lead_row(item.values, score, duplicate_of, tenant_id, now)
         for item, score, duplicate_of in zip(new, scores, stored, strict=True)
@@ -285,11 +285,9 @@ def _id_at(ids: list[int], position: int | None) -> int | None:
     return None if position is None else ids[position]
 
 
-def _score(
-    values: dict[str, Any], criteria: lead_score.Criteria, now: datetime
-) -> lead_score.Score:
+def _score(values: dict[str, Any], scorer: lead_score.Scorer, now: datetime) -> lead_score.Score:
     # A new lead has no activities yet.
-    return lead_score.score_lead(intake.lead_values(values), [], criteria, now)
+    return scorer.score(intake.lead_values(values), [], now)
 
 
 def _lead_row(
