@@ -138,21 +138,43 @@ def _split_known(
 
 
 def _known_external_ids(external_ids: set[str]) -> dict[str, int]:
-    if not external_ids:
-        return {}
-    query = sa.select(Lead.external_id, Lead.id).where(_one_of(Lead.external_id, external_ids))
-    return dict(db.session.execute(query).all())
+    found = _lowest_ids([Lead.external_id], {(e,) for e in external_ids})
+    return {external_id: lead_id for (external_id,), lead_id in found.items()}
 
 
-def _one_of(column: sa.ColumnElement[Any], values: set[Any]) -> sa.ColumnElement[bool]:
-    """column IN values; on PostgreSQL as = ANY(array), one parameter however many values.
+def _lowest_ids(
+    columns: list[sa.ColumnElement[Any]], keys: set[tuple[Any, ...]], *criteria: Any
+) -> dict[tuple[Any, ...], int]:
+    """The lowest id of the tenant's leads per key (values of the columns) meeting criteria.
 
-    A thousand-value IN list is a thousand parameters to render and a new query text each
-    time, which cost more than the lookup itself.
+    On PostgreSQL the keys go in as arrays and each is looked up on its own, one index
+    probe per key however many leads the tenant has. As one IN list, the planner chose to
+    read all of the tenant's leads once the table grew, so every batch cost more than the
+    one before; and a thousand-value IN list renders a thousand parameters each time.
     """
+    if not keys:
+        return {}
     if not _on_postgresql():
-        return column.in_(values)
-    return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+        query = (
+            sa.select(*columns, sa.func.min(Lead.id))
+            .where(*(c.in_({key[i] for key in keys}) for i, c in enumerate(columns)), *criteria)
+            .group_by(*columns)
+        )
+    else:
+        arrays = [
+            sa.bindparam(None, [key[i] for key in keys], type_=postgresql.ARRAY(c.type))
+            for i, c in enumerate(columns)
+        ]
+        names = [f"key{i}" for i in range(len(columns))]
+        wanted = sa.func.unnest(*arrays).table_valued(*names).render_derived()
+        lowest = (
+            sa.select(sa.func.min(Lead.id))
+            .where(*(c == k for c, k in zip(columns, wanted.c, strict=True)), *criteria)
+            .scalar_subquery()
+        )
+        query = sa.select(*wanted.c, lowest)
+    rows = ((tuple(row[:-1]), row[-1]) for row in db.session.execute(query))
+    return {key: lead_id for key, lead_id in rows if lead_id is not None and key in keys}
 
 
 # Duplicates -----------------------------------------------------------------------------------
@@ -195,25 +217,13 @@ def _stored_matches(
     keys = [_match_keys(item.values) for item in new]
     emails = {email for email, _ in keys if email}
     companies = {company for _, company in keys if company}
-    by_email: dict[str, int] = {}
-    if emails:
-        query = (
-            sa.select(Lead.contact_email, sa.func.min(Lead.id))
-            .where(_one_of(Lead.contact_email, emails))
-            .group_by(Lead.contact_email)
-        )
-        by_email = dict(db.session.execute(query).all())
-    by_company: dict[tuple[str, int], int] = {}
-    if companies:
-        query = (
-            sa.select(Lead.company_domain, Lead.product_id, sa.func.min(Lead.id))
-            .where(_one_of(Lead.company_domain, {d for d, _ in companies}))
-            .where(_one_of(Lead.product_id, {p for _, p in companies}))
-            .where(Lead.created_at >= now - intake.DUPLICATE_WINDOW)
-            .group_by(Lead.company_domain, Lead.product_id)
-        )
-        by_company = {(d, p): i for d, p, i in db.session.execute(query) if (d, p) in companies}
-    return by_email, by_company
+    by_email = _lowest_ids([Lead.contact_email], {(email,) for email in emails})
+    by_company = _lowest_ids(
+        [Lead.company_domain, Lead.product_id],
+        companies,
+        Lead.created_at >= now - intake.DUPLICATE_WINDOW,
+    )
+    return {email: lead_id for (email,), lead_id in by_email.items()}, by_company
 
 
 # Writing --------------------------------------------------------------------------------------
