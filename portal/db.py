@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -82,18 +83,28 @@ def copy_rows(
     if not rows:
         return
     dialect = connection.dialect
-    given = [table.c[name] for name in rows[0]]
+    given = list(rows[0])
     defaults = [c for c in table.c if c.name not in rows[0] and _python_default(c)]
-    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in given + defaults]
+    columns = [table.c[name] for name in given] + defaults
+    processors = [
+        (i, process)
+        for i, column in enumerate(columns)
+        if (process := column.type.dialect_impl(dialect).bind_processor(dialect))
+    ]
     quote = dialect.identifier_preparer
-    names = ", ".join(quote.quote(c.name) for c in given + defaults)
+    names = ", ".join(quote.quote(c.name) for c in columns)
     statement = f"COPY {quote.format_table(table)} ({names}) FROM STDIN"
+    pick = operator.itemgetter(*given)
+    one = len(given) == 1  # itemgetter of one key gives the value itself, not a 1-tuple
     driver = connection.connection.driver_connection
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
-                values = [row[c.name] for c in given] + [_default(c) for c in defaults]
-                copy.write_row([p(v) if p else v for p, v in zip(processors, values, strict=True)])
+                values = [pick(row)] if one else [*pick(row)]
+                values += [_default(c) for c in defaults]
+                for i, process in processors:
+                    values[i] = process(values[i])
+                copy.write_row(values)
     except dialect.loaded_dbapi.Error as exc:
         raise sa.exc.DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error) from exc
 

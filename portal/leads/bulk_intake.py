@@ -22,7 +22,7 @@ from portal.db import copy_rows, utcnow
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.leads import intake, lead_score
-from portal.leads.lifecycle import LeadState, next_state
+from portal.leads.lifecycle import Action, LeadState, next_state
 from portal.leads.models import Lead, LeadEvent
 from portal.partners.models import Product
 from portal.tenancy.scoping import TenantScopeError, current_tenant_id
@@ -341,23 +341,34 @@ def _event_rows(
     now: datetime,
 ) -> list[dict[str, Any]]:
     """Per lead the two events take_in writes: intake, then score_above or score_below."""
-    common = {"tenant_id": tenant_id, "actor_label": actor_label, "at": now}
+    new, taken_in = LeadState.NEW.value, f"Taken in by {channel}."
+    # A batch has one threshold, so a verdict depends only on the total and what is missing.
+    verdicts: dict[tuple[int, tuple[str, ...]], str] = {}
     rows: list[dict[str, Any]] = []
     for lead_id, score, duplicate_of in zip(ids, scores, duplicates, strict=True):
         action = lead_score.scoring_action(score)
+        key = (score.total, score.missing_fields)
+        verdict = verdicts.get(key) or verdicts.setdefault(key, score.verdict())
         rows.append(
             {
-                **common, "lead_id": lead_id, "action": "intake", "from_state": None,
-                "to_state": LeadState.NEW.value, "reason": f"Taken in by {channel}.",
+                "tenant_id": tenant_id, "actor_label": actor_label, "at": now,
+                "lead_id": lead_id, "action": "intake", "from_state": None, "to_state": new,
+                "reason": taken_in,
                 "data": {"duplicate_of": duplicate_of} if duplicate_of else {},
             }
         )  # fmt: skip
         rows.append(
             {
-                **common, "lead_id": lead_id, "action": action.value,
-                "from_state": LeadState.NEW.value,
-                "to_state": next_state(LeadState.NEW, action).value, "reason": score.verdict(),
+                "tenant_id": tenant_id, "actor_label": actor_label, "at": now,
+                "lead_id": lead_id, "action": action.value, "from_state": new,
+                "to_state": _AFTER_SCORING[action], "reason": verdict,
                 "data": {"score": score.total, "missing": list(score.missing_fields)},
             }
         )  # fmt: skip
     return rows
+
+
+_AFTER_SCORING = {
+    action: next_state(LeadState.NEW, action).value
+    for action in (Action.SCORE_ABOVE, Action.SCORE_BELOW)
+}
