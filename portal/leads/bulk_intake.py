@@ -29,6 +29,11 @@ from portal.tenancy.scoping import TenantScopeError, current_tenant_id
 
 Status = Literal["created", "existing", "invalid"]
 NOT_AN_OBJECT = "Give the lead as an object of fields."
+# Scoring moves a new lead to MQL or nurture.
+_AFTER_SCORING = {
+    action: next_state(LeadState.NEW, action).value
+    for action in (Action.SCORE_ABOVE, Action.SCORE_BELOW)
+}
 
 
 @dataclass(frozen=True)
@@ -307,17 +312,17 @@ def _lead_row(
     tenant_id: int,
     now: datetime,
 ) -> dict[str, Any]:
-    state = next_state(LeadState.NEW, lead_score.scoring_action(score))
-    return {
-        **values,
-        "tenant_id": tenant_id,
-        "state": state.value,
-        "score": score.total,
-        "score_breakdown": score.breakdown(),
-        "duplicate_of_id": duplicate_of,
-        "created_at": now,
-        "updated_at": now,
-    }
+    """The lead's row: its clean values, completed in place, as nothing reads them after."""
+    values.update(
+        tenant_id=tenant_id,
+        state=_AFTER_SCORING[lead_score.scoring_action(score)],
+        score=score.total,
+        score_breakdown=score.breakdown(),
+        duplicate_of_id=duplicate_of,
+        created_at=now,
+        updated_at=now,
+    )
+    return values
 
 
 def _flag_batch_twins(ids: list[int], in_batch: list[int | None]) -> None:
@@ -366,9 +371,3 @@ def _event_rows(
             }
         )  # fmt: skip
     return rows
-
-
-_AFTER_SCORING = {
-    action: next_state(LeadState.NEW, action).value
-    for action in (Action.SCORE_ABOVE, Action.SCORE_BELOW)
-}
