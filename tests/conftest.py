@@ -21,11 +21,10 @@ import redis
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_migrate import upgrade
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from portal import create_app
 from portal.extensions import db, limiter
+from tests.databases import make_app, postgres_database
 from tests.factories import PASSWORD
 
 BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
@@ -43,26 +42,8 @@ def fresh_database(tmp_dir: Path) -> Iterator[str]:
         return
     if BACKEND != "postgresql":
         raise pytest.UsageError(f"TEST_DATABASE must be sqlite or postgresql, not {BACKEND!r}")
-    name = f"portal_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
-def make_app(database_url: str, **overrides: object) -> Flask:
-    """An app of the testing environment on the given database, its schema migrated."""
-    config = {"PORTAL_ENV": "testing", "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None}
-    config.update(overrides)
-    app = create_app(config)
-    with app.app_context():
-        upgrade()
-    return app
+    with postgres_database(PG_ADMIN_URL, "portal_test_") as url:
+        yield url
 
 
 class _QuietHandler(WSGIRequestHandler):

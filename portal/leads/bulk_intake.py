@@ -16,18 +16,24 @@ from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
-from portal.db import utcnow
+from portal.db import copy_rows, utcnow
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.leads import intake, lead_score
-from portal.leads.lifecycle import LeadState, next_state
+from portal.leads.lifecycle import Action, LeadState, next_state
 from portal.leads.models import Lead, LeadEvent
 from portal.partners.models import Product
 from portal.tenancy.scoping import TenantScopeError, current_tenant_id
 
 Status = Literal["created", "existing", "invalid", "new"]  # "new": a preview would create it
 NOT_AN_OBJECT = "Give the lead as an object of fields."
+# Scoring moves a new lead to MQL or nurture.
+_AFTER_SCORING = {
+    action: next_state(LeadState.NEW, action).value
+    for action in (Action.SCORE_ABOVE, Action.SCORE_BELOW)
+}
 
 
 @dataclass(frozen=True)
@@ -177,10 +183,43 @@ def _split_known(
 
 
 def _known_external_ids(external_ids: set[str]) -> dict[str, int]:
-    if not external_ids:
+    found = _lowest_ids([Lead.external_id], {(e,) for e in external_ids})
+    return {external_id: lead_id for (external_id,), lead_id in found.items()}
+
+
+def _lowest_ids(
+    columns: list[sa.ColumnElement[Any]], keys: set[tuple[Any, ...]], *criteria: Any
+) -> dict[tuple[Any, ...], int]:
+    """The lowest id of the tenant's leads per key (values of the columns) meeting criteria.
+
+    On PostgreSQL the keys go in as arrays and each is looked up on its own, one index
+    probe per key however many leads the tenant has. As one IN list, the planner chose to
+    read all of the tenant's leads once the table grew, so every batch cost more than the
+    one before; and a thousand-value IN list renders a thousand parameters each time.
+    """
+    if not keys:
         return {}
-    query = sa.select(Lead.external_id, Lead.id).where(Lead.external_id.in_(external_ids))
-    return dict(db.session.execute(query).all())
+    if not _on_postgresql():
+        query = (
+            sa.select(*columns, sa.func.min(Lead.id))
+            .where(*(c.in_({key[i] for key in keys}) for i, c in enumerate(columns)), *criteria)
+            .group_by(*columns)
+        )
+    else:
+        arrays = [
+            sa.bindparam(None, [key[i] for key in keys], type_=postgresql.ARRAY(c.type))
+            for i, c in enumerate(columns)
+        ]
+        names = [f"key{i}" for i in range(len(columns))]
+        wanted = sa.func.unnest(*arrays).table_valued(*names).render_derived()
+        lowest = (
+            sa.select(sa.func.min(Lead.id))
+            .where(*(c == k for c, k in zip(columns, wanted.c, strict=True)), *criteria)
+            .scalar_subquery()
+        )
+        query = sa.select(*wanted.c, lowest)
+    rows = ((tuple(row[:-1]), row[-1]) for row in db.session.execute(query))
+    return {key: lead_id for key, lead_id in rows if lead_id is not None and key in keys}
 
 
 # Duplicates -----------------------------------------------------------------------------------
@@ -223,25 +262,15 @@ def _stored_matches(
     keys = [_match_keys(item.values) for item in new]
     emails = {email for email, _ in keys if email}
     companies = {company for _, company in keys if company}
-    by_email: dict[str, int] = {}
-    if emails:
-        query = (
-            sa.select(Lead.contact_email, sa.func.min(Lead.id))
-            .where(Lead.contact_email.in_(emails))
-            .group_by(Lead.contact_email)
-        )
-        by_email = dict(db.session.execute(query).all())
-    by_company: dict[tuple[str, int], int] = {}
-    if companies:
-        query = (
-            sa.select(Lead.company_domain, Lead.product_id, sa.func.min(Lead.id))
-            .where(Lead.company_domain.in_({d for d, _ in companies}))
-            .where(Lead.product_id.in_({p for _, p in companies}))
-            .where(Lead.created_at >= now - intake.DUPLICATE_WINDOW)
-            .group_by(Lead.company_domain, Lead.product_id)
-        )
-        by_company = {(d, p): i for d, p, i in db.session.execute(query) if (d, p) in companies}
-    return by_email, by_company
+    live = Lead.state != LeadState.MERGED.value  # as intake._duplicate_of
+    by_email = _lowest_ids([Lead.contact_email], {(email,) for email in emails}, live)
+    by_company = _lowest_ids(
+        [Lead.company_domain, Lead.product_id],
+        companies,
+        Lead.created_at >= now - intake.DUPLICATE_WINDOW,
+        live,
+    )
+    return {email: lead_id for (email,), lead_id in by_email.items()}, by_company
 
 
 # Writing --------------------------------------------------------------------------------------
@@ -253,41 +282,57 @@ def _create(new: list[_New], actor_label: str, channel: str) -> list[int]:
     if tenant_id is None:
         raise TenantScopeError("leads are taken in for one tenant; none is in scope")
     now = utcnow()
-    criteria = intake.criteria()
+    scorer = lead_score.Scorer(intake.criteria())
     stored, in_batch = _duplicates(new, now)
-    scores = [_score(item.values, criteria, now) for item in new]
+    scores = [_score(item.values, scorer, now) for item in new]
     rows = [
         _lead_row(item.values, score, duplicate_of, tenant_id, now)
         for item, score, duplicate_of in zip(new, scores, stored, strict=True)
     ]
-    ids = _insert_leads(rows)
+    ids = _insert_leads(rows, in_batch)
     duplicate_of = [
         d if d is not None else _id_at(ids, p) for d, p in zip(stored, in_batch, strict=True)
     ]
-    _flag_batch_twins(ids, in_batch)
     events = _event_rows(ids, scores, duplicate_of, actor_label, channel, tenant_id, now)
-    db.session.execute(sa.insert(LeadEvent.__table__), events)
+    _insert(LeadEvent.__table__, events)
     return ids
 
 
-def _insert_leads(rows: list[dict[str, Any]]) -> list[int]:
-    """Insert the rows in one executemany and return their ids in order.
+def _on_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
 
-    Core on the table: the ORM's bulk insert starts a new statement whenever the set of
-    None values changes, one round trip per lead. On PostgreSQL the ids are drawn from
-    the sequence first, because a multi-row INSERT .. RETURNING of a thousand rows costs
-    three times a pipelined executemany there.
+
+def _insert(table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert the rows in one COPY on PostgreSQL, else in one executemany."""
+    if _on_postgresql():
+        copy_rows(db.session.connection(), table, rows)
+    else:
+        db.session.execute(sa.insert(table), rows)
+
+
+def _insert_leads(rows: list[dict[str, Any]], in_batch: list[int | None]) -> list[int]:
+    """Insert the rows, each pointing at its first twin in the batch; their ids in order.
+
+    On PostgreSQL the ids are drawn from the sequence first, so every row knows its twin's
+    id and all go in one COPY. Elsewhere one INSERT .. RETURNING gives the ids and one
+    UPDATE points the twins; it is Core on the table, because the ORM's bulk insert starts
+    a new statement whenever the set of None values changes, one round trip per lead.
     """
     leads = Lead.__table__
-    if db.session.get_bind().dialect.name != "postgresql":
+    if not _on_postgresql():
         query = sa.insert(leads).returning(leads.c.id, sort_by_parameter_order=True)
-        return list(db.session.execute(query, rows).scalars())
+        ids = list(db.session.execute(query, rows).scalars())
+        _flag_batch_twins(ids, in_batch)
+        return ids
     ids = sorted(db.session.execute(_NEXT_LEAD_IDS, {"count": len(rows)}).scalars())
-    numbered = [{**r, "id": i} for r, i in zip(rows, ids, strict=True)]
+    for row, lead_id, position in zip(rows, ids, in_batch, strict=True):
+        row["id"] = lead_id
+        if position is not None:
+            row["duplicate_of_id"] = ids[position]
     # Concurrent batches that share external ids insert them in one order, so one waits for
     # the other's commit (and then retries) instead of each waiting for the other: deadlock.
-    numbered.sort(key=lambda row: (row["external_id"] is None, row["external_id"] or ""))
-    db.session.execute(sa.insert(leads), numbered)
+    ordered = sorted(rows, key=lambda row: (row["external_id"] is None, row["external_id"] or ""))
+    _insert(leads, ordered)
     return ids
 
 
@@ -300,11 +345,9 @@ def _id_at(ids: list[int], position: int | None) -> int | None:
     return None if position is None else ids[position]
 
 
-def _score(
-    values: dict[str, Any], criteria: lead_score.Criteria, now: datetime
-) -> lead_score.Score:
+def _score(values: dict[str, Any], scorer: lead_score.Scorer, now: datetime) -> lead_score.Score:
     # A new lead has no activities yet.
-    return lead_score.score_lead(intake.lead_values(values), [], criteria, now)
+    return scorer.score(intake.lead_values(values), [], now)
 
 
 def _lead_row(
@@ -314,17 +357,17 @@ def _lead_row(
     tenant_id: int,
     now: datetime,
 ) -> dict[str, Any]:
-    state = next_state(LeadState.NEW, lead_score.scoring_action(score))
-    return {
-        **values,
-        "tenant_id": tenant_id,
-        "state": state.value,
-        "score": score.total,
-        "score_breakdown": score.breakdown(),
-        "duplicate_of_id": duplicate_of,
-        "created_at": now,
-        "updated_at": now,
-    }
+    """The lead's row: its clean values, completed in place (a retry sets every key again)."""
+    values.update(
+        tenant_id=tenant_id,
+        state=_AFTER_SCORING[lead_score.scoring_action(score)],
+        score=score.total,
+        score_breakdown=score.breakdown(),
+        duplicate_of_id=duplicate_of,
+        created_at=now,
+        updated_at=now,
+    )
+    return values
 
 
 def _flag_batch_twins(ids: list[int], in_batch: list[int | None]) -> None:
@@ -348,22 +391,27 @@ def _event_rows(
     now: datetime,
 ) -> list[dict[str, Any]]:
     """Per lead the two events take_in writes: intake, then score_above or score_below."""
-    common = {"tenant_id": tenant_id, "actor_label": actor_label, "at": now}
+    new, taken_in = LeadState.NEW.value, f"Taken in by {channel}."
+    # A batch has one threshold, so a verdict depends only on the total and what is missing.
+    verdicts: dict[tuple[int, tuple[str, ...]], str] = {}
     rows: list[dict[str, Any]] = []
     for lead_id, score, duplicate_of in zip(ids, scores, duplicates, strict=True):
         action = lead_score.scoring_action(score)
+        key = (score.total, score.missing_fields)
+        verdict = verdicts.get(key) or verdicts.setdefault(key, score.verdict())
         rows.append(
             {
-                **common, "lead_id": lead_id, "action": "intake", "from_state": None,
-                "to_state": LeadState.NEW.value, "reason": f"Taken in by {channel}.",
+                "tenant_id": tenant_id, "actor_label": actor_label, "at": now,
+                "lead_id": lead_id, "action": "intake", "from_state": None, "to_state": new,
+                "reason": taken_in,
                 "data": {"duplicate_of": duplicate_of} if duplicate_of else {},
             }
         )  # fmt: skip
         rows.append(
             {
-                **common, "lead_id": lead_id, "action": action.value,
-                "from_state": LeadState.NEW.value,
-                "to_state": next_state(LeadState.NEW, action).value, "reason": score.verdict(),
+                "tenant_id": tenant_id, "actor_label": actor_label, "at": now,
+                "lead_id": lead_id, "action": action.value, "from_state": new,
+                "to_state": _AFTER_SCORING[action], "reason": verdict,
                 "data": {"score": score.total, "missing": list(score.missing_fields)},
             }
         )  # fmt: skip

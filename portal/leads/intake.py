@@ -94,7 +94,10 @@ def actor_label(actor: Any) -> str:
 
 
 def _duplicate_of(values: dict[str, Any], now: datetime) -> int | None:
-    """An earlier lead that is likely the same person or the same buying company."""
+    """An earlier lead that is likely the same person or the same buying company.
+
+    A lead merged away is history; the lead it went into is the one to compare with.
+    """
     same = []
     if values.get("contact_email"):
         same.append(Lead.contact_email == values["contact_email"])
@@ -108,7 +111,12 @@ def _duplicate_of(values: dict[str, Any], now: datetime) -> int | None:
         )
     if not same:
         return None
-    query = sa.select(Lead.id).where(sa.or_(*same)).order_by(Lead.id).limit(1)
+    query = (
+        sa.select(Lead.id)
+        .where(sa.or_(*same), Lead.state != LeadState.MERGED.value)
+        .order_by(Lead.id)
+        .limit(1)
+    )
     return db.session.scalar(query)
 
 

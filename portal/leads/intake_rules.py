@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+import email_validator
 from email_validator import EmailNotValidError, validate_email
 
 from portal import money
@@ -22,6 +23,16 @@ BANT_KEYS = ("budget", "authority", "need", "timeline")
 MAX_EMPLOYEES = 10_000_000
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _POSTAL = re.compile(r"^[A-Z0-9][A-Z0-9 -]{0,11}$")
+# A plain ASCII address: dot-atom local part (RFC 5322 atext), host name labels, and a last
+# label that ends with a letter. Addresses like this are the bulk of every import.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_EMAIL = re.compile(
+    rf"{_ATEXT}(?:\.{_ATEXT})*@"
+    r"(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"(?:[A-Za-z0-9][A-Za-z0-9-]{0,61})?[A-Za-z])"
+)
+# The longest address email_validator accepts; its domain is then within its 253 too.
+_EMAIL_MAX = 254
 
 
 class LeadProblems(ValueError):
@@ -43,10 +54,33 @@ def _email(raw: object) -> str | None:
     value = _text(raw)
     if value is None:
         return None
+    plain = plain_email(value)
+    if plain is not None:
+        return plain
     try:
         return validate_email(value, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise places.InvalidValue(str(exc)) from None
+
+
+def plain_email(value: str) -> str | None:
+    """The normalised form of a plainly valid ASCII address, or None to ask email_validator.
+
+    email_validator takes some 60 microseconds an address; for the addresses matched here
+    its answer is known (valid, the address in lower case), so they skip it. Whatever is
+    unusual (Unicode, quotes, display names, Punycode or '--' labels, special-use names,
+    lengths at the limits) returns None and gets the full check and its error messages.
+    """
+    match = _PLAIN_EMAIL.fullmatch(value) if len(value) <= _EMAIL_MAX else None
+    if match is None:
+        return None
+    domain = match["domain"].lower()
+    if "--" in domain:
+        return None
+    for special in email_validator.SPECIAL_USE_DOMAIN_NAMES:
+        if domain == special or domain.endswith("." + special):
+            return None
+    return value.lower()
 
 
 def _domain(raw: object) -> str | None:

@@ -23,7 +23,7 @@ from portal.leads.scoring import (
     ProfileRule,
     activity_label,
     describe_condition,
-    rule_matches,
+    rule_matcher,
 )
 
 PROFILE, ENGAGEMENT = "profile", "engagement"
@@ -106,18 +106,40 @@ def score_lead(
     country_label: Callable[[str], str] = str,
 ) -> Score:
     """Score a lead against the criteria at `now`; the total never goes below 0."""
-    _require_aware(now, "now")
-    done = [a for a in activities if _require_aware(a.occurred_at, "occurred_at") <= now]
-    contributions = [
-        *_profile_contributions(lead, criteria.profile_rules, country_label),
-        *_engagement_contributions(done, criteria.engagement_rules, now),
-    ]
-    return Score(
-        total=max(0, sum(c.points for c in contributions)),
-        contributions=tuple(contributions),
-        missing_fields=tuple(f for f in criteria.required_fields if not has_field(lead, f)),
-        threshold=criteria.threshold,
-    )
+    return Scorer(criteria, country_label=country_label).score(lead, activities, now)
+
+
+class Scorer:
+    """score_lead for many leads on the same criteria, each rule's test and words made once."""
+
+    def __init__(self, criteria: Criteria, *, country_label: Callable[[str], str] = str) -> None:
+        self.criteria = criteria
+        self._profile = [
+            (
+                rule_matcher(rule),
+                Contribution(PROFILE, describe_condition(rule, country_label), rule.points),
+            )
+            for rule in criteria.profile_rules
+            if rule.points
+        ]
+
+    def score(
+        self, lead: Mapping[str, object], activities: Iterable[Activity], now: datetime
+    ) -> Score:
+        """Score one lead at `now`, as score_lead does."""
+        _require_aware(now, "now")
+        done = [a for a in activities if _require_aware(a.occurred_at, "occurred_at") <= now]
+        criteria = self.criteria
+        contributions = [
+            *(contribution for matches, contribution in self._profile if matches(lead)),
+            *_engagement_contributions(done, criteria.engagement_rules, now),
+        ]
+        return Score(
+            total=max(0, sum(c.points for c in contributions)),
+            contributions=tuple(contributions),
+            missing_fields=tuple(f for f in criteria.required_fields if not has_field(lead, f)),
+            threshold=criteria.threshold,
+        )
 
 
 def scoring_action(score: Score) -> Action:
@@ -144,18 +166,6 @@ def has_field(lead: Mapping[str, object], name: str) -> bool:
 
 
 # Profile and engagement points --------------------------------------------------------------
-
-
-def _profile_contributions(
-    lead: Mapping[str, object],
-    rules: Sequence[ProfileRule],
-    country_label: Callable[[str], str],
-) -> list[Contribution]:
-    return [
-        Contribution(PROFILE, describe_condition(rule, country_label), rule.points)
-        for rule in rules
-        if rule.points and rule_matches(rule, lead)
-    ]
 
 
 def _engagement_contributions(

@@ -21,8 +21,9 @@ class Lead(TenantScoped, Timestamped, Base):
     __tablename__ = "lead"
     __table_args__ = (
         sa.Index("ix_lead_tenant_state", "tenant_id", "state"),
-        # Duplicate detection looks leads up by company domain and product.
+        # Duplicate detection looks leads up by company domain and product, and by e-mail.
         sa.Index("ix_lead_tenant_domain_product", "tenant_id", "company_domain", "product_id"),
+        sa.Index("ix_lead_tenant_contact_email", "tenant_id", "contact_email"),
         sa.Index(
             "uq_lead_tenant_external_id",
             "tenant_id",
@@ -58,7 +59,7 @@ class Lead(TenantScoped, Timestamped, Base):
     industry: Mapped[str | None] = mapped_column(sa.String(80))
     employees: Mapped[int | None]
     contact_name: Mapped[str | None] = mapped_column(sa.String(120))
-    contact_email: Mapped[str | None] = mapped_column(sa.String(254), index=True)
+    contact_email: Mapped[str | None] = mapped_column(sa.String(254))
     contact_phone: Mapped[str | None] = mapped_column(sa.String(40))
     job_title: Mapped[str | None] = mapped_column(sa.String(120))
     country: Mapped[str | None] = mapped_column(sa.String(2))

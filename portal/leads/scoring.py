@@ -236,33 +236,52 @@ def _as_int(value: object) -> int | None:
     return None
 
 
-def _contains_words(text: str, phrase: str) -> bool:
+def _whole_words(phrase: str) -> re.Pattern[str]:
     # Whole words only, so "CIO" matches "Group CIO" but not "Sociologist".
-    pattern = r"(?<!\w)" + re.escape(" ".join(phrase.casefold().split())) + r"(?!\w)"
-    return re.search(pattern, " ".join(text.casefold().split())) is not None
+    return re.compile(r"(?<!\w)" + re.escape(" ".join(phrase.casefold().split())) + r"(?!\w)")
+
+
+def rule_matcher(rule: ProfileRule) -> Callable[[Mapping[str, object]], bool]:
+    """rule_matches for one rule, its words and patterns prepared once for many leads."""
+    field = rule.field
+    if rule.operator == "between":
+
+        def between(lead_values: Mapping[str, object]) -> bool:
+            value = lead_values.get(field)
+            if value is None:
+                return False
+            number = _as_int(value)
+            low, high = rule.values
+            return (
+                number is not None
+                and (low is None or number >= low)  # type: ignore[operator]
+                and (high is None or number <= high)  # type: ignore[operator]
+            )
+
+        return between
+    if rule.operator == "contains":
+        patterns = [_whole_words(str(word)) for word in rule.values]
+        return lambda lead_values: _text_matches(lead_values.get(field), patterns)
+    if rule.operator == "in":
+        wanted = {str(v).casefold() for v in rule.values}
+        return lambda lead_values: _one_of_values(lead_values.get(field), wanted)
+    return lambda lead_values: False
+
+
+def _text_matches(value: object, patterns: Sequence[re.Pattern[str]]) -> bool:
+    if not isinstance(value, str):
+        return False
+    text = " ".join(value.casefold().split())
+    return any(pattern.search(text) for pattern in patterns)
+
+
+def _one_of_values(value: object, wanted: set[str]) -> bool:
+    return isinstance(value, str) and value.strip().casefold() in wanted
 
 
 def rule_matches(rule: ProfileRule, lead_values: Mapping[str, object]) -> bool:
     """Whether a lead with these field values earns the rule's points; missing never matches."""
-    value = lead_values.get(rule.field)
-    if value is None:
-        return False
-    if rule.operator == "between":
-        number = _as_int(value)
-        low, high = rule.values
-        return (
-            number is not None
-            and (low is None or number >= low)  # type: ignore[operator]
-            and (high is None or number <= high)  # type: ignore[operator]
-        )
-    if not isinstance(value, str):
-        return False
-    if rule.operator == "contains":
-        return any(_contains_words(value, str(word)) for word in rule.values)
-    if rule.operator == "in":
-        wanted = value.strip().casefold()
-        return any(str(v).casefold() == wanted for v in rule.values)
-    return False
+    return rule_matcher(rule)(lead_values)
 
 
 # Plain words --------------------------------------------------------------------------------

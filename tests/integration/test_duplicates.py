@@ -11,6 +11,7 @@ from portal.db import utcnow
 from portal.errors import NotFound
 from portal.extensions import db
 from portal.leads import duplicates, intake
+from portal.leads.bulk_intake import take_in_batch
 from portal.leads.models import (
     EngagementRule,
     Lead,
@@ -448,3 +449,23 @@ def test_an_activity_for_a_merged_lead_is_recorded_on_the_lead_it_went_into(
             sa.select(LeadActivity.activity_type).where(LeadActivity.lead_id == second)
         ).all()
     assert "webinar_attended" in on_survivor and "webinar_attended" not in on_merged
+
+
+def test_a_new_lead_like_a_merged_one_is_flagged_against_the_lead_it_went_into(
+    app, client, login_as, world
+):
+    _programme(app, world.a.id)
+    first, second = _pair(app, world.a.id)
+    login_as("channel_manager")
+    _merge(client, second, first, company_name="duplicate")
+    # The merged lead keeps its e-mail; the survivor has the same one.
+    with app.app_context(), tenant_scope(world.a.id):
+        db.session.get(Lead, first).contact_email = "new@nordbank.example"
+        db.session.commit()
+    third = _take_in(app, world.a.id, contact_email="new@nordbank.example", product="DR")
+    with app.app_context(), tenant_scope(world.a.id):
+        results = take_in_batch(
+            [_lead(contact_email="new@nordbank.example", product="DR")], actor="t", channel="t"
+        )
+    assert _get(app, world.a.id, third).duplicate_of_id == first
+    assert _get(app, world.a.id, results[0].lead_id).duplicate_of_id == first

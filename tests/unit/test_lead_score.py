@@ -13,6 +13,7 @@ from portal.leads.lead_score import (
     Contribution,
     Criteria,
     Score,
+    Scorer,
     has_field,
     score_lead,
     scoring_action,
@@ -349,3 +350,16 @@ def test_the_breakdown_is_json_and_adds_up_to_a_positive_total(lead, acts, crit)
     assert stored == score.breakdown()
     if score.total > 0:
         assert sum(item["points"] for item in stored) == score.total
+
+
+def test_one_scorer_scores_many_leads_as_score_lead_scores_each():
+    crit = criteria([BANKING, BIG, STUDENT, DACH], [WEBINAR, DEMO], threshold=30, required=["need"])
+    scorer = Scorer(crit)
+    leads = [
+        {"industry": "banking", "employees": 900, "country": "DE", "bant": {"need": "yes"}},
+        {"industry": "Retail", "job_title": "Working student", "employees": "12"},
+        {},
+    ]
+    activities = [days_ago(3), days_ago(10, "demo_requested")]
+    for lead in leads:
+        assert scorer.score(lead, activities, NOW) == score_lead(lead, activities, crit, NOW)

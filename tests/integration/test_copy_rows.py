@@ -1,0 +1,55 @@
+"""copy_rows writes rows as an INSERT of the same values would, in one COPY."""
+
+import pytest
+import sqlalchemy as sa
+
+from portal.db import copy_rows
+from portal.extensions import db
+from portal.leads.models import Lead
+from portal.tenancy.scoping import tenant_scope
+from tests.conftest import BACKEND
+
+pytestmark = pytest.mark.skipif(BACKEND != "postgresql", reason="COPY is PostgreSQL's")
+
+COMPARED = ("company_name", "contact_email", "employees", "bant", "score", "score_breakdown")
+
+
+def _row(tenant_id, n, **values):
+    return {
+        "tenant_id": tenant_id, "company_name": "Nordbank\tAG\n", "external_id": f"crm-{n}",
+        "contact_email": None, "employees": 1200, "bant": {"need": "Backups\\ for 40 sites"},
+        **values,
+    }  # fmt: skip
+
+
+def _stored(app, tenant_id, external_id):
+    with app.app_context(), tenant_scope(tenant_id):
+        lead = db.session.scalar(sa.select(Lead).where(Lead.external_id == external_id))
+        return lead, {name: getattr(lead, name) for name in COMPARED}
+
+
+def test_copied_rows_read_back_as_inserted_rows_with_the_same_defaults(app, world):
+    with app.app_context():
+        db.session.execute(sa.insert(Lead.__table__), [_row(world.a.id, 1)])
+        copy_rows(db.session.connection(), Lead.__table__, [_row(world.a.id, 2)])
+        db.session.commit()
+    inserted, inserted_values = _stored(app, world.a.id, "crm-1")
+    copied, copied_values = _stored(app, world.a.id, "crm-2")
+    assert copied_values == inserted_values
+    assert copied_values["company_name"] == "Nordbank\tAG\n"
+    assert (copied.state, copied.score, copied.score_breakdown) == ("new", 0, [])
+    assert copied.created_at.tzinfo is not None and copied.created_at >= inserted.created_at
+
+
+def test_a_unique_key_already_taken_is_an_integrity_error(app, world):
+    with app.app_context():
+        copy_rows(db.session.connection(), Lead.__table__, [_row(world.a.id, 1)])
+        with pytest.raises(sa.exc.IntegrityError):
+            copy_rows(db.session.connection(), Lead.__table__, [_row(world.a.id, 1)])
+        db.session.rollback()
+
+
+def test_no_rows_write_nothing(app, world):
+    with app.app_context():
+        copy_rows(db.session.connection(), Lead.__table__, [])
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Lead.__table__)) == 0
