@@ -187,6 +187,23 @@ def _known_external_ids(external_ids: set[str]) -> dict[str, int]:
     return {external_id: lead_id for (external_id,), lead_id in found.items()}
 
 
+_STALE_STATISTICS = sa.text(
+    "SELECT n_mod_since_analyze >= greatest(1000, n_live_tup / 5) FROM pg_stat_user_tables "
+    "WHERE relid = 'lead'::regclass"
+)
+
+
+def _refresh_statistics() -> None:
+    """Let PostgreSQL see how many leads there are before it plans the lookups below.
+
+    A table that grows by thousands of leads a second (an import, a burst of batches)
+    outruns autovacuum's statistics; planning for a table of a few rows, PostgreSQL then
+    reads every lead of the tenant once per key, and each batch costs more than the last.
+    """
+    if _on_postgresql() and db.session.scalar(_STALE_STATISTICS):
+        db.session.execute(sa.text("ANALYZE lead"))
+
+
 def _lowest_ids(
     columns: list[sa.ColumnElement[Any]], keys: set[tuple[Any, ...]], *criteria: Any
 ) -> dict[tuple[Any, ...], int]:
@@ -199,6 +216,7 @@ def _lowest_ids(
     """
     if not keys:
         return {}
+    _refresh_statistics()
     if not _on_postgresql():
         query = (
             sa.select(*columns, sa.func.min(Lead.id))
