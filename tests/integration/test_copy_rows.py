@@ -7,9 +7,18 @@ from portal.db import copy_rows
 from portal.extensions import db
 from portal.leads.models import Lead
 from portal.tenancy.scoping import tenant_scope
-from tests.conftest import BACKEND
+from tests.conftest import PG_ADMIN_URL
+from tests.databases import make_app, postgres_database
 
-pytestmark = pytest.mark.skipif(BACKEND != "postgresql", reason="COPY is PostgreSQL's")
+
+@pytest.fixture(scope="module")
+def app():
+    """PostgreSQL, on either run of the suite: COPY is PostgreSQL's."""
+    with postgres_database(PG_ADMIN_URL, "portal_test_") as url:
+        app = make_app(url)
+        yield app
+        with app.app_context():
+            db.engine.dispose()
 
 COMPARED = ("company_name", "contact_email", "employees", "bant", "score", "score_breakdown")
 
