@@ -201,7 +201,10 @@ def _refresh_statistics() -> None:
     reads every lead of the tenant once per key, and each batch costs more than the last.
     """
     if _on_postgresql() and db.session.scalar(_STALE_STATISTICS):
-        db.session.execute(sa.text("ANALYZE lead"))
+        # On a connection of its own, so its lock ends with it, not with this batch.
+        engine = db.session.get_bind().engine
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("ANALYZE lead")
 
 
 def _lowest_ids(
