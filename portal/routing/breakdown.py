@@ -110,17 +110,8 @@ class Exclusion:
 
 
 def territory_facts(index: RoutingIndex, territory_id: int) -> dict[str, Any]:
-    territory = index.territories[territory_id]
-    return {
-        "territory_id": territory.id,
-        "code": territory.code,
-        "name": territory.name,
-        "kind": territory.kind,
-        "country": territory.country,
-        "subdivision": territory.subdivision,
-        "postal_prefix": territory.postal_prefix,
-        "region_countries": list(territory.region_countries),
-    }
+    """A territory as JSON-ready values: a copy, so callers may change it."""
+    return dict(index.territory_facts[territory_id])
 
 
 def candidate(index: RoutingIndex, position: int, item: Ranked) -> Candidate:
@@ -178,15 +169,16 @@ def exclusions(
     segment: Segment | None,
     eligible: Collection[int],
     capped: Collection[int],
-    in_territory_only: bool = False,
+    near_only: bool = False,
 ) -> tuple[Exclusion, ...]:
     """Every considered partner that is not eligible, by partner id, with all its reasons.
 
-    in_territory_only leaves out the partners that sell the product elsewhere: in a large
-    network they are many, and each is out for the same plain reason.
+    near_only keeps the near misses: partners that offer the product and cover the lead's
+    place, left out for another reason. In a large network the others are many, and
+    each is out for the same plain reason.
     """
     in_place, selling = considered(index, lead)
-    pool = in_place.keys() if in_territory_only else in_place.keys() | selling
+    pool = in_place.keys() & selling if near_only else in_place.keys() | selling
     out = []
     for pid in sorted(pool - set(eligible)):
         partner = index.partners[pid]

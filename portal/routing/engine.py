@@ -32,8 +32,8 @@ Output, a Decision:
 - ranking / candidates: every eligible partner, best first, by id / with its breakdown;
 - exclusions: every partner considered (it covers the product, or a place holding the
   lead) but not eligible, with all its Reasons and facts; near_misses: those of them
-  covering the lead's place;
-- to_dict(max_candidates, exclusions=Shown.ALL | IN_TERRITORY | NONE): JSON-ready values.
+  that offer the product and cover the lead's place, left out for another reason;
+- to_dict(max_candidates, exclusions=Shown.ALL | NEAR | NONE): JSON-ready values.
 portal.routing.explain words candidates, exclusions and outcomes in plain English.
 
 route() finds only the winner; the ranking, breakdowns and exclusions are worked out when
@@ -75,6 +75,7 @@ __all__ = ["Candidate", "Decision", "Exclusion", "Outcome", "Reason", "route"]
 
 NEVER = float("-inf")  # the fairness order of a partner never offered a lead: first
 NO_LIMIT = 1 << 30
+_FAR = frozenset({Reason.WRONG_PRODUCT, Reason.NO_TERRITORY})
 
 
 class Outcome(StrEnum):
@@ -88,7 +89,7 @@ class Shown(StrEnum):
     """Which exclusions Decision.to_dict() lists."""
 
     ALL = "all"
-    IN_TERRITORY = "in_territory"  # those covering the lead's place: the near misses
+    NEAR = "near"  # the near misses: offering the product and covering the lead's place
     NONE = "none"
 
 
@@ -144,17 +145,17 @@ class Decision:
     def exclusions(self) -> tuple[Exclusion, ...]:
         """Every considered partner that is not eligible, by partner id, with its reasons."""
         if self._exclusions is None:
-            self._exclusions = self._excluded(in_territory_only=False)
+            self._exclusions = self._excluded(near_only=False)
         return self._exclusions
 
     @property
     def near_misses(self) -> tuple[Exclusion, ...]:
-        """The exclusions of partners covering a place that holds the lead."""
+        """The exclusions of partners offering the product and covering the lead's place."""
         if self._exclusions is not None:
-            return tuple(e for e in self._exclusions if Reason.NO_TERRITORY not in e.reasons)
-        return self._excluded(in_territory_only=True)
+            return tuple(e for e in self._exclusions if not _FAR.intersection(e.reasons))
+        return self._excluded(near_only=True)
 
-    def _excluded(self, in_territory_only: bool) -> tuple[Exclusion, ...]:
+    def _excluded(self, near_only: bool) -> tuple[Exclusion, ...]:
         ranked, capped = self._ranking()
         return breakdown.exclusions(
             self._index,
@@ -163,7 +164,7 @@ class Decision:
             self.segment,
             eligible={item[2] for item in ranked},
             capped={item[2] for item in capped},
-            in_territory_only=in_territory_only,
+            near_only=near_only,
         )
 
     def _ranking(self) -> tuple[list[Ranked], list[Ranked]]:

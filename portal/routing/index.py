@@ -178,6 +178,20 @@ class RoutingIndex:
         for territory in config.territories:
             self._territory_places.add(territory, territory.id)
         self._territory_places.freeze(order=lambda tid: tid)
+        # What explanations say of a territory, made once rather than per decision.
+        self.territory_facts = {
+            t.id: {
+                "territory_id": t.id,
+                "code": t.code,
+                "name": t.name,
+                "kind": t.kind,
+                "country": t.country,
+                "subdivision": t.subdivision,
+                "postal_prefix": t.postal_prefix,
+                "region_countries": list(t.region_countries),
+            }
+            for t in config.territories
+        }
         self._employee_table = SegmentTable(self.segments, EMPLOYEES, None)
         self._deal_tables = {
             currency: SegmentTable(self.segments, DEAL_SIZE, currency)

@@ -436,8 +436,9 @@ def test_a_lead_without_a_product_reaches_nobody():
 
 
 def test_a_decision_is_json_with_its_candidates_and_exclusions():
+    backup_only = partner(4, products={BACKUP: 2})
     decision = decide(
-        partner(1, MUNICH, quality=70), partner(2, FRANCE), partner(3, status="paused")
+        partner(1, MUNICH, quality=70), partner(2, FRANCE), partner(3, status="paused"), backup_only
     )
     data = json.loads(json.dumps(decision.to_dict()))
     assert data["outcome"] == "routed" and data["partner_id"] == 1 and data["eligible"] == 1
@@ -451,8 +452,9 @@ def test_a_decision_is_json_with_its_candidates_and_exclusions():
     assert {e["partner_id"]: e["reasons"] for e in data["exclusions"]} == {
         2: ["no_territory"],
         3: ["inactive"],
+        4: ["wrong_product"],
     }
-    near = decision.to_dict(exclusions=Shown.IN_TERRITORY)
+    near = decision.to_dict(exclusions=Shown.NEAR)
     assert [e["partner_id"] for e in near["exclusions"]] == [3]
     assert "exclusions" not in decision.to_dict(exclusions=Shown.NONE)
 
@@ -685,6 +687,9 @@ def test_the_eligible_partners_are_exactly_those_the_rules_allow(partners, facts
     )
     expected = {p.id for p in partners if not reference_reasons(p, facts, load, segment)}
     assert set(decision.ranking) == expected
+    near = route(index, facts, load, NOW).near_misses
+    far = {Reason.WRONG_PRODUCT, Reason.NO_TERRITORY}
+    assert near == tuple(e for e in decision.exclusions if not far.intersection(e.reasons))
     for exclusion in decision.exclusions:
         partner_ = index.partners[exclusion.partner_id]
         assert set(exclusion.reasons) == reference_reasons(partner_, facts, load, segment)
