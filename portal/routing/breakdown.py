@@ -21,7 +21,7 @@ from portal.routing.facts import (
     Load,
     PartnerConfig,
 )
-from portal.routing.index import Entry, RoutingIndex, lead_place, territory_fit
+from portal.routing.index import TERRITORY_ID, Entry, RoutingIndex, territory_fit
 from portal.routing.segments import Segment
 
 # What routing keeps of an eligible partner: its sort key first (minus its score, minus the
@@ -124,9 +124,9 @@ def candidate(index: RoutingIndex, position: int, item: Ranked) -> Candidate:
     terms = (
         Term(
             "territory",
-            territory_fit(index.territories[entry[6]]),
+            territory_fit(index.territories[entry[TERRITORY_ID]]),
             points["territory"],
-            territory_facts(index, entry[6]),
+            territory_facts(index, entry[TERRITORY_ID]),
         ),
         Term("tier", partner.tier_weight / MAX_TIER_WEIGHT, points["tier"], tier),
         Term("quality", partner.quality_or_neutral / MAX_QUALITY, points["quality"], quality),
@@ -153,7 +153,7 @@ def considered(index: RoutingIndex, lead: LeadFacts) -> tuple[dict[int, int], se
     """Partners covering a place that holds the lead, each with its most specific territory
     there, and partners covering the lead's product."""
     in_place: dict[int, int] = {}
-    for group in index.any_product.matching(*lead_place(lead)):
+    for group in index.any_product.matching(lead.place):
         for pid, tid in group:
             in_place.setdefault(pid, tid)
     selling: set[int] = set()

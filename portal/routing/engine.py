@@ -59,7 +59,7 @@ The rules (DESIGN.md, Routing):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -68,7 +68,7 @@ from typing import Any
 from portal.routing import breakdown
 from portal.routing.breakdown import Candidate, Exclusion, Ranked, Reason
 from portal.routing.facts import ACTIVE, NO_LOAD, FallbackKind, LeadFacts, Load
-from portal.routing.index import Entry, RoutingIndex
+from portal.routing.index import TERRITORY_ID, Entry, RoutingIndex
 from portal.routing.segments import Segment
 
 __all__ = ["Candidate", "Decision", "Exclusion", "Outcome", "Reason", "route"]
@@ -100,17 +100,19 @@ class Decision:
     outcome: Outcome
     partner_id: int | None
     segment: Segment | None
-    version: int
     decided_at: datetime
     _index: RoutingIndex = field(repr=False)
     _lead: LeadFacts = field(repr=False)
     _load: Load = field(repr=False)
     _best: Ranked | None = field(repr=False)
     fallback_refused: Reason | None = None  # why the fallback partner could not take it
-    _ranked: list[Ranked] | None = field(default=None, repr=False)
-    _capped: list[Ranked] | None = field(default=None, repr=False)
-    _candidates: tuple[Candidate, ...] | None = field(default=None, repr=False)
-    _exclusions: tuple[Exclusion, ...] | None = field(default=None, repr=False)
+    # What is worked out on demand: the ranking, candidates and exclusions.
+    _worked_out: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def version(self) -> int:
+        """The configuration version the decision was made under."""
+        return self._index.version
 
     @property
     def routed(self) -> bool:
@@ -121,9 +123,7 @@ class Decision:
         """The partner the lead goes to, with its score by term; None unless routed."""
         if self._best is None:
             return None
-        if self._candidates is not None:
-            return self._candidates[0]
-        return breakdown.candidate(self._index, 1, self._best)
+        return self._once("winner", lambda: breakdown.candidate(self._index, 1, self._best))
 
     @property
     def ranking(self) -> tuple[int, ...]:
@@ -133,27 +133,32 @@ class Decision:
     @property
     def candidates(self) -> tuple[Candidate, ...]:
         """The eligible partners, best first, each with its score by term."""
-        if self._candidates is None:
-            ranked = self._ranking()[0]
-            self._candidates = tuple(
+        return self._once(
+            "candidates",
+            lambda: tuple(
                 breakdown.candidate(self._index, position, item)
-                for position, item in enumerate(ranked, start=1)
-            )
-        return self._candidates
+                for position, item in enumerate(self._ranking()[0], start=1)
+            ),
+        )
 
     @property
     def exclusions(self) -> tuple[Exclusion, ...]:
         """Every considered partner that is not eligible, by partner id, with its reasons."""
-        if self._exclusions is None:
-            self._exclusions = self._excluded(near_only=False)
-        return self._exclusions
+        return self._once("exclusions", lambda: self._excluded(near_only=False))
 
     @property
     def near_misses(self) -> tuple[Exclusion, ...]:
         """The exclusions of partners offering the product and covering the lead's place."""
-        if self._exclusions is not None:
-            return tuple(e for e in self._exclusions if not _FAR.intersection(e.reasons))
-        return self._excluded(near_only=True)
+        if self._worked_out and "exclusions" in self._worked_out:
+            return tuple(e for e in self.exclusions if not _FAR.intersection(e.reasons))
+        return self._once("near_misses", lambda: self._excluded(near_only=True))
+
+    def _once(self, name: str, work: Callable[[], Any]) -> Any:
+        if self._worked_out is None:
+            self._worked_out = {}
+        if name not in self._worked_out:
+            self._worked_out[name] = work()
+        return self._worked_out[name]
 
     def _excluded(self, near_only: bool) -> tuple[Exclusion, ...]:
         ranked, capped = self._ranking()
@@ -168,11 +173,11 @@ class Decision:
         )
 
     def _ranking(self) -> tuple[list[Ranked], list[Ranked]]:
-        if self._ranked is None or self._capped is None:
-            self._ranked, self._capped = _rank(
-                self._index, self._lead, self._load, self.decided_at, self.segment
-            )
-        return self._ranked, self._capped
+        """The eligible partners in order, and those the fairness cap left out."""
+        return self._once(
+            "ranking",
+            lambda: _rank(self._index, self._lead, self._load, self.decided_at, self.segment),
+        )
 
     def to_dict(
         self, max_candidates: int | None = None, exclusions: Shown = Shown.ALL
@@ -210,13 +215,9 @@ def route(index: RoutingIndex, lead: LeadFacts, load: Load, now: datetime) -> De
     segment = index.segment(lead) if index.segments else None
     best = _best(index, index.groups(lead), segment, lead.partners_had, load, now)
     if best is not None:
-        return Decision(
-            Outcome.ROUTED, best[2], segment, index.version, now, index, lead, load, best
-        )
+        return Decision(Outcome.ROUTED, best[2], segment, now, index, lead, load, best)
     outcome, partner_id, refused = _fallback(index, lead)
-    return Decision(
-        outcome, partner_id, segment, index.version, now, index, lead, load, None, refused
-    )
+    return Decision(outcome, partner_id, segment, now, index, lead, load, None, refused)
 
 
 def _requirement(segment: Segment | None) -> tuple[int, int]:
@@ -239,8 +240,12 @@ def _best(
 
     Each place lists its partners by the points they would score idle and never offered
     a lead, an upper bound of their score; once that bound falls below the best score
-    found, nobody further in the place can win. A partner's broader territories bound it
-    lower than its most specific one, so it is judged on that one, as in the ranking.
+    found, nobody further in the place can win.
+
+    A partner met again through a broader territory scores no more than through its most
+    specific one, met first, and is eligible or not alike, so without a fairness cap it
+    needs no tracking: it cannot win again, and on a tie with itself the first one stays.
+    The cap depends on the territory, so with one each partner counts once, as in _rank.
     """
     # The hot loop of routing: kept flat, with locals, because it runs for every lead.
     max_rank, min_cert = _requirement(segment)
@@ -254,19 +259,20 @@ def _best(
     seen: set[int] = set()
     for group in groups:
         for entry in group:
-            pid, fixed, per_unit, rank, cert, capacity, _ = entry
-            if fixed + fairness_points < bar:
+            pid, bound, fixed, per_unit, rank, cert, capacity, _ = entry
+            if bound < bar:
                 break
-            if pid in seen:
-                continue
-            seen.add(pid)
+            if capping:
+                if pid in seen:
+                    continue
+                seen.add(pid)
             if rank > max_rank or cert < min_cert or pid in had:
                 continue
             partner_load = loads.get(pid)
             if partner_load is None:
                 if capacity <= 0:
                     continue
-                item = (-fixed - fairness_points, NEVER, pid, entry, 0, None, 1.0)
+                item = (-bound, NEVER, pid, entry, 0, None, 1.0)
             else:
                 busy = partner_load.open_offers + partner_load.accepted_open
                 if busy >= capacity:
@@ -284,7 +290,7 @@ def _best(
             if capping and _over_cap(index, item, load):
                 if best_capped is None or item < best_capped:
                     best_capped = item
-            elif best is None or item < best:
+            elif best is None or (item < best and pid != best[2]):
                 best = item
                 bar = -item[0]
     return best if best is not None else best_capped
@@ -318,7 +324,7 @@ def _eligible(
     seen: set[int] = set()
     for group in groups:
         for entry in group:
-            pid, fixed, per_unit, rank, cert, capacity, _ = entry
+            pid, _, fixed, per_unit, rank, cert, capacity, _ = entry
             if pid in seen:
                 continue
             seen.add(pid)
@@ -341,7 +347,7 @@ def _eligible(
 
 def _over_cap(index: RoutingIndex, item: Ranked, load: Load) -> bool:
     cap = index.config.fairness_cap
-    offers = load.territory_offers.get(item[3][6])
+    offers = load.territory_offers.get(item[3][TERRITORY_ID])
     if cap is None or offers is None or offers.total <= 0 or offers.total < cap.min_offers:
         return False
     return offers.by_partner.get(item[2], 0) >= cap.max_share * offers.total

@@ -123,9 +123,14 @@ class RoutingConfig:
     product_names: Mapping[int, str] = field(default_factory=dict)
 
 
+def postal_key(text: str | None) -> str:
+    """A postal code or prefix as compared: upper case, without spaces or dashes."""
+    return (text or "").upper().replace(" ", "").replace("-", "")
+
+
 @dataclass(frozen=True, slots=True)
 class LeadFacts:
-    """What routing needs to know about a lead."""
+    """What routing needs to know about a lead; place is worked out from it once."""
 
     product_id: int | None
     country: str | None = None  # ISO 3166-1
@@ -136,6 +141,14 @@ class LeadFacts:
     currency: str | None = None
     # Partners that already had an offer of this lead, whatever became of it.
     partners_had: frozenset[int] = frozenset()
+    # Country, subdivision and postal key as routing compares them ("" when unknown); the
+    # country comes from the subdivision when only that is known.
+    place: tuple[str, str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        subdivision = (self.subdivision or "").upper()
+        country = (self.country or subdivision[:2]).upper()
+        object.__setattr__(self, "place", (country, subdivision, postal_key(self.postal_code)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from portal.routing.facts import (
     PartnerConfig,
     RoutingConfig,
     TerritoryConfig,
+    postal_key,
 )
 from portal.routing.segments import DEAL_SIZE, EMPLOYEES, Segment, segment_for
 
@@ -35,15 +36,12 @@ POSTAL_FIT_PER_CHARACTER = 0.05
 POSTAL_FIT_CHARACTERS = 5
 
 # The fields of an entry of the routing fast path, a plain tuple because one decision reads
-# dozens of them: partner id, the points that do not depend on load (its territory, tier and
-# quality terms, plus the capacity term of an idle partner), the points one unit of load
-# costs, tier rank, certification in the product, capacity, territory id.
-Entry = tuple[int, float, float, int, int, int, int]
-
-
-def postal_key(text: str | None) -> str:
-    """A postal code or prefix as compared: upper case, without spaces or dashes."""
-    return (text or "").upper().replace(" ", "").replace("-", "")
+# dozens of them: partner id; the most points it could score (idle and never offered a
+# lead); the points that do not depend on load (its territory, tier and quality terms, plus
+# the capacity term of an idle partner); the points one unit of load costs; tier rank;
+# certification in the product; capacity; territory id.
+Entry = tuple[int, float, float, float, int, int, int, int]
+TERRITORY_ID = 7
 
 
 def territory_fit(territory: TerritoryConfig) -> float:
@@ -55,21 +53,15 @@ def territory_fit(territory: TerritoryConfig) -> float:
     return fit
 
 
-def lead_place(lead: LeadFacts) -> tuple[str, str, str]:
-    """The lead's country, subdivision and postal key in canonical form ('' when unknown)."""
-    subdivision = (lead.subdivision or "").upper()
-    country = (lead.country or subdivision[:2]).upper()
-    return country, subdivision, postal_key(lead.postal_code)
-
-
 class Places:
     """Items filed by the places that contain them; matching() gives the most specific first."""
 
-    __slots__ = ("country", "everywhere", "postal", "prefix_lengths", "region", "subdivision")
+    __slots__ = ("by_prefix", "country", "everywhere", "postal", "region", "subdivision")
 
     def __init__(self) -> None:
-        self.postal: dict[str, dict[str, Any]] = {}  # country -> prefix -> items
-        self.prefix_lengths: dict[str, tuple[int, ...]] = {}  # country -> lengths, longest first
+        self.by_prefix: dict[str, dict[str, Any]] = {}  # country -> prefix -> items
+        # country -> (prefix lengths, longest first; prefix -> items)
+        self.postal: dict[str, tuple[tuple[int, ...], dict[str, Any]]] = {}
         self.subdivision: dict[str, Any] = {}
         self.country: dict[str, Any] = {}
         self.region: dict[str, Any] = {}  # member country -> items of every region holding it
@@ -87,7 +79,7 @@ class Places:
         elif kind == "subdivision" and territory.subdivision:
             self.subdivision.setdefault(territory.subdivision, []).append(item)
         elif kind == "postal" and territory.country and postal_key(territory.postal_prefix):
-            by_prefix = self.postal.setdefault(territory.country, {})
+            by_prefix = self.by_prefix.setdefault(territory.country, {})
             by_prefix.setdefault(postal_key(territory.postal_prefix), []).append(item)
 
     def freeze(self, order: Callable[[Any], Any]) -> None:
@@ -96,35 +88,40 @@ class Places:
         def frozen(items: list[Any]) -> tuple[Any, ...]:
             return tuple(sorted(items, key=order))
 
-        for by_prefix in self.postal.values():
+        for country, by_prefix in self.by_prefix.items():
             for prefix, items in by_prefix.items():
                 by_prefix[prefix] = frozen(items)
-        self.prefix_lengths = {
-            country: tuple(sorted({len(p) for p in by_prefix}, reverse=True))
-            for country, by_prefix in self.postal.items()
-        }
+            lengths = tuple(sorted({len(p) for p in by_prefix}, reverse=True))
+            self.postal[country] = (lengths, by_prefix)
         for table in (self.subdivision, self.country, self.region):
             for key, items in table.items():
                 table[key] = frozen(items)
         self.everywhere = frozen(self.everywhere)
 
-    def matching(self, country: str, subdivision: str, postal: str) -> list[Sequence[Any]]:
-        """The item groups of every place holding the given one, the most specific first."""
+    def matching(self, place: tuple[str, str, str]) -> list[Sequence[Any]]:
+        """The item groups of every place holding a lead's place (LeadFacts.place), the most
+        specific first."""
+        country, subdivision, postal = place
         groups: list[Sequence[Any]] = []
-        if postal and country in self.postal:
-            by_prefix = self.postal[country]
-            for length in self.prefix_lengths[country]:
-                if length <= len(postal):
-                    found = by_prefix.get(postal[:length])
-                    if found:
-                        groups.append(found)
-        if subdivision and subdivision in self.subdivision:
-            groups.append(self.subdivision[subdivision])
-        if country:
-            if country in self.country:
-                groups.append(self.country[country])
-            if country in self.region:
-                groups.append(self.region[country])
+        if postal:
+            postal_places = self.postal.get(country)
+            if postal_places is not None:
+                lengths, by_prefix = postal_places
+                size = len(postal)
+                for length in lengths:
+                    if length <= size:
+                        found = by_prefix.get(postal[:length])
+                        if found:
+                            groups.append(found)
+        found = self.subdivision.get(subdivision)
+        if found:
+            groups.append(found)
+        found = self.country.get(country)
+        if found:
+            groups.append(found)
+        found = self.region.get(country)
+        if found:
+            groups.append(found)
         if self.everywhere:
             groups.append(self.everywhere)
         return groups
@@ -217,7 +214,7 @@ class RoutingIndex:
                     places.add(territory, self._entry(partner, territory, certification))
         self.any_product.freeze(order=lambda item: item)
         for places in self.by_product.values():
-            places.freeze(order=lambda entry: (-entry[1], entry[0], entry[6]))
+            places.freeze(order=lambda entry: (-entry[1], entry[0], entry[TERRITORY_ID]))
         self.product_partners = {k: tuple(sorted(v)) for k, v in product_partners.items()}
 
     def _entry(
@@ -233,6 +230,7 @@ class RoutingIndex:
         per_unit = points["capacity"] / partner.capacity if partner.capacity > 0 else 0.0
         return (
             partner.id,
+            fixed + self.fairness_points,
             fixed,
             per_unit,
             partner.tier_rank,
@@ -257,15 +255,15 @@ class RoutingIndex:
     def groups(self, lead: LeadFacts) -> list[Sequence[Entry]]:
         """The entries of the active partners selling the lead's product, by place, most
         specific place first."""
-        places = self.by_product.get(lead.product_id) if lead.product_id is not None else None
-        return places.matching(*lead_place(lead)) if places is not None else []
+        places = self.by_product.get(lead.product_id)  # type: ignore[arg-type]
+        return places.matching(lead.place) if places is not None else []
 
     def territories_holding(self, lead: LeadFacts) -> tuple[int, ...]:
         """The ids of every territory holding the lead's place, the most specific first.
 
         Callers count the fairness window's offers of these territories (Load.territory_offers).
         """
-        groups = self._territory_places.matching(*lead_place(lead))
+        groups = self._territory_places.matching(lead.place)
         return tuple(tid for group in groups for tid in group)
 
     def tier_name(self, rank: int | None) -> str:

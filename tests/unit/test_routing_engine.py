@@ -42,7 +42,9 @@ PARIS = TerritoryConfig(8, "postal", "FR-75", "Paris", country="FR", postal_pref
 LONDON = TerritoryConfig(
     9, "postal", "GB-SW1A-1", "Whitehall", country="GB", postal_prefix="SW1A 1"
 )
-TERRITORIES = (GLOBAL, EU, GERMANY, BAVARIA, MUNICH, CENTRE, FRANCE, PARIS, LONDON)
+# A second region holding Germany, so a partner can reach a lead twice at the same fit.
+WEST = TerritoryConfig(10, "region", "WEST", "West", region_countries=("DE", "FR", "GB"))
+TERRITORIES = (GLOBAL, EU, GERMANY, BAVARIA, MUNICH, CENTRE, FRANCE, PARIS, LONDON, WEST)
 
 ENTERPRISE = Segment("Enterprise", EMPLOYEES, 1000, None, None, 2, None)
 BIG_DEALS = Segment("Big deals", DEAL_SIZE, 10_000_000, None, "EUR", None, 2)
@@ -239,6 +241,16 @@ def test_a_partner_is_matched_through_its_most_specific_territory():
     assert decision.winner.term("territory").facts["code"] == "DE-80"
 
 
+def test_a_partner_reached_twice_at_the_same_fit_is_shown_through_the_more_specific_one():
+    # Prefixes of five characters and more fit alike; the longer one is still met first.
+    five = TerritoryConfig(11, "postal", "DE-80331", "", country="DE", postal_prefix="80331")
+    six = TerritoryConfig(12, "postal", "DE-803311", "", country="DE", postal_prefix="803311")
+    index = build_index(RoutingConfig(1, (partner(1, five, six),), (five, six)))
+    decision = route(index, lead(postal_code="8033112"), Load(), NOW)
+    assert decision.winner.term("territory").facts["code"] == "DE-803311"
+    assert decision.winner == decision.candidates[0]
+
+
 @pytest.mark.parametrize("postal", ["80331", "80 331", "80-331", "803"])
 def test_postal_codes_match_prefixes_whatever_their_spaces_and_dashes(postal):
     decision = decide(partner(1, CENTRE), facts=lead(postal_code=postal))
@@ -277,7 +289,7 @@ def test_a_lead_without_a_place_reaches_only_global_partners():
 
 def test_the_index_lists_the_territories_holding_a_lead_most_specific_first():
     index = build_index(config())
-    assert index.territories_holding(lead()) == (6, 5, 4, 3, 2, 1)
+    assert index.territories_holding(lead()) == (6, 5, 4, 3, 2, 10, 1)
 
 
 # Score and order ---------------------------------------------------------------------------
