@@ -10,21 +10,13 @@ from __future__ import annotations
 import json
 import os
 import random
-import sys
 import time
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask
-from flask_migrate import upgrade
+from common import admin_url, fresh_database, migrated_app
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from portal import create_app
 from portal.db import utcnow
 from portal.extensions import db
 from portal.leads import intake_rules
@@ -35,7 +27,6 @@ from portal.tenancy.models import Tenant
 from portal.tenancy.scoping import tenant_scope
 from portal.tenancy.seeding import seed_defaults
 
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BATCH = 1_000
 TARGET_LEADS_PER_S = 5_000
 TARGET_RATIO = 3.0
@@ -43,29 +34,6 @@ PRODUCTS = ("CB", "DR", "EDR", "SIEM", "MDM")
 INDUSTRIES = ("Banking", "Insurance", "Retail", "Manufacturing", "Healthcare", "Public sector")
 TITLES = ("CIO", "CISO", "IT Manager", "Head of Infrastructure", "Procurement", "Developer")
 COUNTRIES = ("DE", "AT", "CH", "FR", "NL", "GB", "US")
-
-
-@contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    """A new database on the server of admin_url, dropped afterwards."""
-    name = f"bench_intake_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
-def migrated_app(database_url: str) -> Flask:
-    config = {"PORTAL_ENV": "testing", "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None}
-    app = create_app(config)
-    with app.app_context():
-        upgrade()
-    return app
 
 
 def make_tenant(slug: str) -> int:
@@ -190,12 +158,10 @@ def report(leads: int, intake_s: float, plain_s: float, plain_leads: int, counts
 
 
 def main() -> None:
-    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
-    if not url.startswith("postgresql"):
-        sys.exit(f"DATABASE_URL must name a PostgreSQL server, not {url!r}")
+    url = admin_url()
     count = int(os.environ.get("BENCH_LEADS", "100000"))
     items = generate(count)
-    with fresh_database(url) as database_url:
+    with fresh_database(url, "bench_intake") as database_url:
         app = migrated_app(database_url)
         try:
             with app.app_context():
