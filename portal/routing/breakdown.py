@@ -184,11 +184,7 @@ def exclusions(
         partner = index.partners[pid]
         territory_id = in_place.get(pid)
         reasons = _reasons(partner, lead, load, segment, territory_id, pid in capped)
-        facts = _exclusion_facts(index, partner, lead, load, territory_id, pid in capped)
-        if segment is not None:
-            facts["needs_rank"] = segment.min_tier_rank
-            facts["needs_tier"] = index.tier_name(segment.min_tier_rank) or None
-            facts["needs_certification"] = segment.min_certification
+        facts = _exclusion_facts(index, partner, lead, load, segment, territory_id, pid in capped)
         out.append(Exclusion(pid, partner.name, reasons, facts))
     return tuple(out)
 
@@ -228,6 +224,7 @@ def _exclusion_facts(
     partner: PartnerConfig,
     lead: LeadFacts,
     load: Load,
+    segment: Segment | None,
     territory_id: int | None,
     capped: bool,
 ) -> dict[str, Any]:
@@ -242,6 +239,10 @@ def _exclusion_facts(
         "busy": load.partners.get(partner.id, NO_LOAD).busy,
         "capacity": partner.capacity,
     }
+    if segment is not None:
+        facts["needs_rank"] = segment.min_tier_rank
+        facts["needs_tier"] = index.tier_name(segment.min_tier_rank) or None
+        facts["needs_certification"] = segment.min_certification
     cap = index.config.fairness_cap
     if capped and territory_id is not None and cap is not None:
         offers = load.territory_offers[territory_id]
