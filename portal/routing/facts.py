@@ -108,7 +108,7 @@ class FairnessCap:
 
 @dataclass(frozen=True)
 class RoutingConfig:
-    """One tenant's routing configuration at one configuration version."""
+    """One tenant's routing configuration at one configuration version (ids unique)."""
 
     version: int
     partners: tuple[PartnerConfig, ...]
@@ -184,7 +184,9 @@ class Load:
 
     A partner missing from partners has no offers; a territory missing from
     territory_offers had none in the window. A decision reads this again when its
-    exclusions are first asked for, so leave the mappings unchanged until then.
+    ranking or exclusions are first asked for, so leave the mappings unchanged until then.
+    Times are timezone-aware; give them, and route()'s now, in datetime.UTC as the app's
+    columns do: times in two different tzinfo objects subtract several times slower.
     """
 
     partners: Mapping[int, PartnerLoad] = field(default_factory=dict)

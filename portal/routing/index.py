@@ -53,6 +53,19 @@ def territory_fit(territory: TerritoryConfig) -> float:
     return fit
 
 
+def _facts(territory: TerritoryConfig) -> dict[str, Any]:
+    return {
+        "territory_id": territory.id,
+        "code": territory.code,
+        "name": territory.name,
+        "kind": territory.kind,
+        "country": territory.country,
+        "subdivision": territory.subdivision,
+        "postal_prefix": territory.postal_prefix,
+        "region_countries": list(territory.region_countries),
+    }
+
+
 class Places:
     """Items filed by the places that contain them; matching() gives the most specific first."""
 
@@ -176,19 +189,7 @@ class RoutingIndex:
             self._territory_places.add(territory, territory.id)
         self._territory_places.freeze(order=lambda tid: tid)
         # What explanations say of a territory, made once rather than per decision.
-        self.territory_facts = {
-            t.id: {
-                "territory_id": t.id,
-                "code": t.code,
-                "name": t.name,
-                "kind": t.kind,
-                "country": t.country,
-                "subdivision": t.subdivision,
-                "postal_prefix": t.postal_prefix,
-                "region_countries": list(t.region_countries),
-            }
-            for t in config.territories
-        }
+        self.territory_facts = {t.id: _facts(t) for t in config.territories}
         self._employee_table = SegmentTable(self.segments, EMPLOYEES, None)
         self._deal_tables = {
             currency: SegmentTable(self.segments, DEAL_SIZE, currency)
