@@ -10,6 +10,7 @@ much as a few single ones.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -165,6 +166,7 @@ def _split_known(
     valid: list[_New], results: dict[int, ItemResult]
 ) -> tuple[list[_New], dict[int, int]]:
     """The items to create; known ids go into results, repeats map to their first item."""
+    _refresh_statistics()  # once a batch, before its first lookup
     known = _known_external_ids({v.values["external_id"] for v in valid} - {None})
     first: dict[str, int] = {}
     new: list[_New] = []
@@ -187,24 +189,45 @@ def _known_external_ids(external_ids: set[str]) -> dict[str, int]:
     return {external_id: lead_id for (external_id,), lead_id in found.items()}
 
 
-_STALE_STATISTICS = sa.text(
-    "SELECT n_mod_since_analyze >= greatest(1000, n_live_tup / 5) FROM pg_stat_user_tables "
-    "WHERE relid = 'lead'::regclass"
-)
+# Leads this process inserted per tenant since it last checked the planner's estimate.
+_inserted: dict[int, int] = {}
+_inserted_lock = threading.Lock()
+
+
+def _count_inserted(tenant_id: int, count: int) -> None:
+    with _inserted_lock:
+        _inserted[tenant_id] = _inserted.get(tenant_id, 0) + count
 
 
 def _refresh_statistics() -> None:
-    """Let PostgreSQL see how many leads there are before it plans the lookups below.
+    """Let PostgreSQL see how many leads the tenant has before it plans the lookups below.
 
-    A table that grows by thousands of leads a second (an import, a burst of batches)
-    outruns autovacuum's statistics; planning for a table of a few rows, PostgreSQL then
-    reads every lead of the tenant once per key, and each batch costs more than the last.
+    A tenant that takes in thousands of leads a second (an import, a burst of batches)
+    outruns autovacuum's statistics, most of all a new tenant beside a large one. Planning
+    for a tenant of a few leads, PostgreSQL reads every lead of the tenant once per key,
+    and each batch costs more than the last. So once this process has inserted as many of
+    the tenant's leads as the planner believes the tenant has (and at least 1,000), the
+    table is analysed: about once each time the tenant doubles. The cumulative statistics
+    views lag by a second or so, too much to decide this by.
     """
-    if _on_postgresql() and db.session.scalar(_STALE_STATISTICS):
-        # On a connection of its own, so its lock ends with it, not with this batch.
-        engine = db.session.get_bind().engine
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("ANALYZE lead")
+    tenant_id = current_tenant_id()
+    if not _on_postgresql() or tenant_id is None or _inserted.get(tenant_id, 0) < 1000:
+        return
+    plan = db.session.scalar(
+        sa.text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM lead WHERE tenant_id = {int(tenant_id)}")
+    )
+    with _inserted_lock:
+        if _inserted.get(tenant_id, 0) < plan[0]["Plan"]["Plan Rows"]:
+            return
+        _inserted[tenant_id] = 0
+    # On a connection of its own, so its lock ends with it, not with this batch.
+    engine = db.session.get_bind().engine
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        # The columns the lookups filter on; the JSON columns would only cost time.
+        connection.exec_driver_sql(
+            "ANALYZE lead (tenant_id, external_id, contact_email, company_domain, product_id,"
+            " state, created_at)"
+        )
 
 
 def _lowest_ids(
@@ -219,7 +242,6 @@ def _lowest_ids(
     """
     if not keys:
         return {}
-    _refresh_statistics()
     if not _on_postgresql():
         query = (
             sa.select(*columns, sa.func.min(Lead.id))
@@ -311,6 +333,7 @@ def _create(new: list[_New], actor_label: str, channel: str) -> list[int]:
         for item, score, duplicate_of in zip(new, scores, stored, strict=True)
     ]
     ids = _insert_leads(rows, in_batch)
+    _count_inserted(tenant_id, len(ids))
     duplicate_of = [
         d if d is not None else _id_at(ids, p) for d, p in zip(stored, in_batch, strict=True)
     ]

@@ -20,6 +20,7 @@ def app():
         with app.app_context():
             db.engine.dispose()
 
+
 COMPARED = ("company_name", "contact_email", "employees", "bant", "score", "score_breakdown")
 
 
