@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from common import admin_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -32,7 +33,6 @@ from portal.tenancy.scoping import tenant_scope
 from portal.tenancy.seeding import seed_defaults
 from tests.databases import make_app, postgres_database
 
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BATCH = 1_000
 TARGET_LEADS_PER_S = 5_000
 TARGET_RATIO = 3.0
@@ -184,7 +184,7 @@ def keep_out_of_the_collector() -> bool:
 
 
 def main() -> None:
-    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
+    url = admin_url()
     if not url.startswith("postgresql"):
         sys.exit(f"DATABASE_URL must name a PostgreSQL server, not {url!r}")
     count = int(os.environ.get("BENCH_LEADS", "100000"))

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from common import admin_url, fresh_database, migrated_app
+from common import admin_url
 from routing_world import NOW, World, generate
 
 from portal.extensions import db
@@ -47,6 +47,7 @@ from portal.routing.segments import Segment
 from portal.tenancy.models import Tenant
 from portal.tenancy.scoping import tenant_scope
 from portal.tenancy.seeding import seed_defaults
+from tests.databases import make_app, postgres_database
 
 TARGET_DECISIONS_PER_S = 50_000
 TARGET_P99_MS = 1.0
@@ -464,8 +465,8 @@ def main() -> None:
     leads = int(os.environ.get("BENCH_LEADS", "100000"))
     sample_size = int(os.environ.get("BENCH_SQL_SAMPLE", "2000"))
     world = generate(partners, leads)
-    with fresh_database(url, "bench_routing") as database_url:
-        app = migrated_app(database_url)
+    with postgres_database(url, "bench_routing_") as database_url:
+        app = make_app(database_url)
         try:
             with app.app_context():
                 tenant_id = make_tenant()
