@@ -34,6 +34,7 @@ def upgrade():
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_by_label', sa.String(length=254), nullable=False),
+    sa.Column('started_by_label', sa.String(length=254), nullable=True),
     sa.Column('checked_at', portal.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('started_at', portal.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('finished_at', portal.db.UTCDateTime(timezone=True), nullable=True),

@@ -34,6 +34,8 @@ from portal.tenancy.scoping import current_tenant_id, tenant_scope
 CHUNK = 1_000
 SAMPLE_LINES = 3
 RUNNING = ("checking", "importing")
+# The columns may change until the import begins; a failed dry run may be run again.
+MAPPABLE = ("uploaded", "checked", "failed")
 # A chunk takes seconds; this long without one means the job's worker has gone.
 STALL_AFTER = timedelta(minutes=10)
 Line = tuple[int, list[str]]
@@ -111,8 +113,9 @@ def check(import_id: int, mapping: Sequence[str | None], *, actor: Any) -> LeadI
         )
     moved = _move(
         import_id,
-        ("uploaded", "checked", "failed"),
+        MAPPABLE,
         "checking",
+        LeadImport.started_at.is_(None),
         mapping=mapping,
         processed=0,
         counts={},
@@ -136,6 +139,11 @@ def check(import_id: int, mapping: Sequence[str | None], *, actor: Any) -> LeadI
     return get_import(import_id)
 
 
+def mapping_open(upload: LeadImport) -> bool:
+    """Whether the columns of the file may still be mapped anew."""
+    return upload.state in MAPPABLE and upload.started_at is None
+
+
 def _described(header: Sequence[str], mapping: Sequence[str | None]) -> dict[str, str]:
     return {
         column: csv_rows.LABELS[name]
@@ -155,7 +163,7 @@ def start(import_id: int, *, actor: Any) -> LeadImport:
         counts={},
         started_at=utcnow(),
         progress_at=utcnow(),
-        created_by_label=intake.actor_label(actor),
+        started_by_label=intake.actor_label(actor),
     )
     if not moved:
         raise Conflict(
@@ -217,11 +225,13 @@ def resume(import_id: int, *, actor: Any) -> LeadImport:
     return get_import(import_id)
 
 
-def _move(import_id: int, expected: Sequence[str], state: str, **values: Any) -> bool:
+def _move(
+    import_id: int, expected: Sequence[str], state: str, *conditions: Any, **values: Any
+) -> bool:
     """Move the import to a state only from the expected ones: a conditional update."""
     query = (
         sa.update(LeadImport)
-        .where(LeadImport.id == import_id, LeadImport.state.in_(expected))
+        .where(LeadImport.id == import_id, LeadImport.state.in_(expected), *conditions)
         .values(state=state, **values)
     )
     return bool(db.session.execute(query).rowcount)
@@ -324,7 +334,7 @@ def _import_chunk(upload: LeadImport, chunk: list[Line]) -> None:
     if clean:
         take_in_batch(
             [items[i] for i in clean],
-            actor=f"{upload.created_by_label} (CSV {upload.filename})",
+            actor=f"{upload.started_by_label} (CSV {upload.filename})",
             channel="CSV import",
             before_commit=keep,
         )

@@ -97,7 +97,7 @@ def mapping(import_id: int) -> Any:
         staged = csv_import.get_import(import_id)
     except NotFound:
         return not_found()
-    if staged.state not in ("uploaded", "checked", "failed") or staged.started_at:
+    if not csv_import.mapping_open(staged):
         flash("The import has begun, so its columns can no longer change.", "warning")
         return redirect(url_for("lead_imports.status", import_id=import_id))
     form = mapping_form(staged)

@@ -240,6 +240,8 @@ class LeadImport(TenantScoped, Timestamped, Base):
         sa.ForeignKey("user_account.id", ondelete="SET NULL")
     )
     created_by_label: Mapped[str] = mapped_column(sa.String(254), default="")
+    # Who started the import: the leads' events name them.
+    started_by_label: Mapped[str | None] = mapped_column(sa.String(254))
     checked_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

@@ -174,6 +174,9 @@ def test_a_stopped_import_resumes_after_its_last_chunk_and_takes_no_line_in_twic
     _work_off(job_app)  # the worker records the job as failed
     state, processed, _, leads, _ = _state(job_app, import_id)
     assert (state, processed, leads) == ("failed", 200, 196)
+    # Its columns cannot change now: a new dry run would start the import over from line 1.
+    with pytest.raises(Conflict, match="can no longer change"):
+        _call(job_app, csv_import.check, import_id, mapping)
     monkeypatch.setattr(csv_import, "take_in_batch", real)
     _call(job_app, csv_import.resume, import_id)
     _work_off(job_app)
