@@ -406,9 +406,8 @@ def problems_page(upload: LeadImport, page: int, per_page: int) -> Any:
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
 
 
-def rejected_lines_csv(import_id: int) -> Iterator[str]:
+def rejected_lines_csv(upload: LeadImport) -> Iterator[str]:
     """The lines that were not imported, as uploaded, each with its line number and problems."""
-    upload = get_import(import_id)
     query = (
         sa.select(LeadImportProblem.line, LeadImportProblem.field, LeadImportProblem.message)
         .where(LeadImportProblem.import_id == upload.id)

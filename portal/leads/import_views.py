@@ -180,9 +180,9 @@ def resume(import_id: int) -> Any:
 def rejected(import_id: int) -> Any:
     try:
         staged = csv_import.get_import(import_id)
-        lines = csv_import.rejected_lines_csv(import_id)
     except NotFound:
         return not_found()
+    lines = csv_import.rejected_lines_csv(staged)
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", staged.filename.rsplit(".", 1)[0]) or "leads"
     return Response(
         stream_with_context(lines),
