@@ -341,8 +341,8 @@ LOSS_REASONS = ("Chose a competitor", "Budget frozen", "Project postponed", "No 
 
 # Percent of a tenant's leads in each state; nurture takes the rounding remainder.
 STATE_SHARES = {
-    S.NEW: 5, S.NURTURE: 15, S.MQL: 5, S.OFFERED: 14, S.UNROUTABLE: 5, S.ACCEPTED: 12,
-    S.SQL: 14, S.WON: 15, S.LOST: 15,
+    S.NEW: 5, S.NURTURE: 13, S.MQL: 5, S.OFFERED: 14, S.UNROUTABLE: 5, S.DIRECT_SALES: 2,
+    S.ACCEPTED: 12, S.SQL: 14, S.WON: 15, S.LOST: 15,
 }  # fmt: skip
 TAILS = {
     S.MQL: (), S.OFFERED: (A.ROUTE,), S.ACCEPTED: (A.ROUTE, A.ACCEPT),
@@ -351,16 +351,16 @@ TAILS = {
 # Hours from the previous step to this one.
 DELAY_HOURS = {
     A.SCORE_BELOW: (0.01, 0.3), A.SCORE_ABOVE: (0.01, 0.3), A.ROUTE: (0.01, 0.5),
-    A.NO_PARTNER: (0.01, 0.3), A.ACCEPT: (0.5, 40), A.REJECT: (0.5, 40),
-    A.EXPIRE: (OFFER_HOURS, OFFER_HOURS + 0.25), A.QUALIFY: (24, 400), A.WIN: (120, 1200),
-    A.LOSE: (48, 900),
+    A.NO_PARTNER: (0.01, 0.3), A.TO_DIRECT_SALES: (0.01, 0.3), A.ACCEPT: (0.5, 40),
+    A.REJECT: (0.5, 40), A.EXPIRE: (OFFER_HOURS, OFFER_HOURS + 0.25), A.QUALIFY: (24, 400),
+    A.WIN: (120, 1200), A.LOSE: (48, 900),
 }  # fmt: skip
 NURTURE_WAIT_HOURS = (48, 900)
 # How long ago the lead's last event happened (its creation for new leads), in hours.
 LAST_EVENT_AGE_HOURS = {
     S.NEW: (0.05, 36), S.NURTURE: (1, 2800), S.MQL: (0.05, 96), S.OFFERED: (0.5, 40),
     S.UNROUTABLE: (1, 2800), S.ACCEPTED: (1, 300), S.SQL: (24, 1200), S.WON: (1, 2800),
-    S.LOST: (1, 2800),
+    S.LOST: (1, 2800), S.DIRECT_SALES: (1, 2800),
 }  # fmt: skip
 SCORING = (A.SCORE_BELOW, A.SCORE_ABOVE)
 OFFER_ACTIONS = (A.ROUTE, A.ACCEPT, A.REJECT, A.EXPIRE)
@@ -934,6 +934,8 @@ def _path(target: LeadState, rng: random.Random) -> list[Action]:
     path = [A.SCORE_BELOW, A.SCORE_ABOVE] if rng.random() < 0.15 else [A.SCORE_ABOVE]
     if target is S.UNROUTABLE:
         return [*path, A.NO_PARTNER]
+    if target is S.DIRECT_SALES:
+        return [*path, A.TO_DIRECT_SALES]
     # Some leads were rejected or let expire by a first partner and routed again.
     if rng.random() < (0.3 if target is S.MQL else 0.2):
         path += [A.ROUTE, rng.choice((A.REJECT, A.REJECT, A.EXPIRE))]

@@ -144,9 +144,13 @@ class PeriodicJob:
 
 def periodic_jobs() -> list[PeriodicJob]:
     """Every periodic job, in one list: `flask rq cron` and the in-process timer read it."""
+    from portal.routing.tasks import route_everywhere
     from portal.tenancy.tasks import purge_ended_sessions
 
-    return [PeriodicJob(purge_ended_sessions, interval_seconds=3600, timeout=300)]
+    return [
+        PeriodicJob(purge_ended_sessions, interval_seconds=3600, timeout=300),
+        PeriodicJob(route_everywhere, interval_seconds=60, timeout=900),
+    ]
 
 
 def run_due_periodic_jobs(app: Flask, last_run: dict[str, float], now: float) -> None:

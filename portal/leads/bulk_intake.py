@@ -78,7 +78,7 @@ def take_in_batch(
     known = -1
     while True:
         try:
-            return _take_in_batch(cleaned, actor, channel, before_commit)
+            answers = _take_in_batch(cleaned, actor, channel, before_commit)
         except sa.exc.IntegrityError:
             # A concurrent request committed some of our external ids first, and the next
             # attempt answers with their leads. Each such loss makes at least one more id
@@ -88,6 +88,10 @@ def take_in_batch(
             if now_known <= known:
                 raise
             known = now_known
+        else:
+            if any(answer.status == "created" for answer in answers):
+                intake.hand_to_routing()
+            return answers
 
 
 def preview_batch(items: Sequence[Mapping[str, Any]]) -> list[ItemResult]:

@@ -266,6 +266,8 @@ def keep(lead_id: int, survivor_id: int, note: str | None, *, actor: Any) -> Lea
     )
     audit.record(db.session, actor=actor, action="lead.duplicate_kept", obj=lead, changes=data)
     db.session.commit()
+    if lead.state == LeadState.MQL.value:
+        intake.hand_to_routing()  # held back while flagged; now it is a lead of its own
     return lead
 
 
@@ -320,6 +322,8 @@ def merge(lead_id: int, survivor_id: int, choices: Mapping[str, str], *, actor: 
         },
     )
     db.session.commit()
+    if survivor.state == LeadState.MQL.value:
+        intake.hand_to_routing()
     return survivor
 
 

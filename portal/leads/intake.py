@@ -152,7 +152,16 @@ def take_in(data: dict[str, Any], *, actor: Any, channel: str) -> Intake:
     )
     _score(lead, now, label)
     db.session.commit()
+    if lead.state == LeadState.MQL.value:
+        hand_to_routing()
     return Intake(lead, created=True)
+
+
+def hand_to_routing() -> None:
+    """Have the tenant's new MQLs routed; after the commit that made them."""
+    from portal.routing.tasks import hand_over  # routing builds on intake, not the reverse
+
+    hand_over()
 
 
 def add_event(
@@ -163,11 +172,14 @@ def add_event(
     actor_label: str,
     reason: str,
     data: dict[str, Any],
+    *,
+    offer_id: int | None = None,
 ) -> None:
     """Append one event to the lead's history, in the caller's transaction."""
     db.session.add(
         LeadEvent(
             lead_id=lead.id,
+            offer_id=offer_id,
             action=action,
             from_state=before.value if before else None,
             to_state=after.value,
@@ -244,6 +256,8 @@ def record_activity(
     db.session.flush()
     rescore(lead, now, actor_label(actor))
     db.session.commit()
+    if lead.state == LeadState.MQL.value:
+        hand_to_routing()
     return lead
 
 

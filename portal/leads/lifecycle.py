@@ -16,6 +16,8 @@ class LeadState(StrEnum):
     WON = "won"
     LOST = "lost"
     MERGED = "merged"
+    # The tenant's fallback sends leads no partner can take to the vendor's own sales team.
+    DIRECT_SALES = "direct_sales"
 
 
 class Action(StrEnum):
@@ -32,6 +34,7 @@ class Action(StrEnum):
     WIN = "win"
     LOSE = "lose"
     MERGE = "merge"
+    TO_DIRECT_SALES = "to_direct_sales"
 
 
 class IllegalTransition(ValueError):
@@ -68,9 +71,11 @@ TRANSITIONS: dict[tuple[LeadState, Action], LeadState] = {
     (S.NURTURE, A.MERGE): S.MERGED,
     (S.MQL, A.MERGE): S.MERGED,
     (S.UNROUTABLE, A.MERGE): S.MERGED,
+    (S.MQL, A.TO_DIRECT_SALES): S.DIRECT_SALES,
+    (S.UNROUTABLE, A.TO_DIRECT_SALES): S.DIRECT_SALES,
 }
 
-TERMINAL = frozenset({S.WON, S.LOST, S.MERGED})
+TERMINAL = frozenset({S.WON, S.LOST, S.MERGED, S.DIRECT_SALES})
 
 
 def states_allowing(action: Action | str) -> frozenset[LeadState]:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, TenantScoped, Timestamped, utcnow
 from portal.leads.lifecycle import LeadState
-from portal.partners.models import Partner, Product
+from portal.partners.models import Partner, Product, Territory
 from portal.tenancy.models import User
 
 OFFER_STATES = ("open", "accepted", "rejected", "expired", "recalled")
@@ -124,6 +124,8 @@ class Offer(TenantScoped, Base):
         sa.UniqueConstraint("lead_id", "partner_id"),
         sa.Index("ix_offer_state_due", "state", "due_at"),
         sa.Index("ix_offer_partner_state", "partner_id", "state"),
+        # The fairness cap counts a territory's recent offers.
+        sa.Index("ix_offer_territory_offered", "tenant_id", "territory_id", "offered_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -137,9 +139,19 @@ class Offer(TenantScoped, Base):
     reason_code: Mapped[str | None] = mapped_column(sa.String(40))
     comment: Mapped[str | None] = mapped_column(sa.Text)
     explanation: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    # The territory the partner matched the lead through; None for a manual or fallback offer.
+    territory_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("territory.id", ondelete="SET NULL")
+    )
+    # Set when a channel manager chose the partner by hand instead of the engine.
+    assigned_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user_account.id", ondelete="SET NULL")
+    )
 
     lead: Mapped[Lead] = relationship(back_populates="offers")
     partner: Mapped[Partner] = relationship()
+    territory: Mapped[Territory | None] = relationship()
+    assigned_by: Mapped[User | None] = relationship()
 
 
 class LeadEvent(TenantScoped, Base):

@@ -6,9 +6,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, TenantScoped
-from portal.partners.models import Tier
+from portal.partners.models import Partner, Tier
 
 SEGMENT_BASES = ("employees", "deal_size")
+FALLBACK_KINDS = ("none", "partner", "direct_sales")
 
 
 class SegmentRule(TenantScoped, Base):
@@ -38,7 +39,20 @@ class RoutingSettings(TenantScoped, Base):
     """The weights of the routing score's terms; one row per tenant."""
 
     __tablename__ = "routing_settings"
-    __table_args__ = (sa.UniqueConstraint("tenant_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id"),
+        sa.CheckConstraint(
+            "fallback_kind IN ('none', 'partner', 'direct_sales')", name="fallback_kind"
+        ),
+        sa.CheckConstraint(
+            "(fallback_kind = 'partner') = (fallback_partner_id IS NOT NULL)",
+            name="fallback_partner",
+        ),
+        sa.CheckConstraint(
+            "fairness_cap_percent IS NULL OR fairness_cap_percent BETWEEN 1 AND 100",
+            name="fairness_cap_percent",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     weight_territory: Mapped[int] = mapped_column(default=40)
@@ -46,3 +60,15 @@ class RoutingSettings(TenantScoped, Base):
     weight_quality: Mapped[int] = mapped_column(default=20)
     weight_capacity: Mapped[int] = mapped_column(default=10)
     weight_fairness: Mapped[int] = mapped_column(default=10)
+    # Where leads go that no partner is eligible for (portal.routing.facts.FallbackKind).
+    fallback_kind: Mapped[str] = mapped_column(sa.String(12), default="none", server_default="none")
+    fallback_partner_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("partner.id", ondelete="RESTRICT")
+    )
+    # The fairness cap: no partner above this share of a territory's offers in the window;
+    # None for no cap.
+    fairness_cap_percent: Mapped[int | None]
+    fairness_window_days: Mapped[int] = mapped_column(default=30, server_default="30")
+    fairness_min_offers: Mapped[int] = mapped_column(default=10, server_default="10")
+
+    fallback_partner: Mapped[Partner | None] = relationship()

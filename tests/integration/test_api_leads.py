@@ -56,7 +56,8 @@ def test_an_activity_scores_the_lead_again_and_can_make_it_an_mql(client, api):
         f"/api/v1/leads/{lead_id}/activities", json={"activity_type": "demo_requested"}, headers=api
     )
     assert response.status_code == 201
-    assert (response.get_json()["state"], response.get_json()["score"]) == ("mql", 50)
+    # An MQL is handed to routing at once; no partner here sells the product.
+    assert (response.get_json()["state"], response.get_json()["score"]) == ("unroutable", 50)
 
 
 def test_a_known_external_id_answers_with_the_lead_taken_in_before(client, api):

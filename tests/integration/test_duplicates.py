@@ -204,13 +204,14 @@ def test_merging_keeps_the_chosen_values_copies_activities_and_rescores_the_surv
     login_as("channel_manager")
     response = _merge(client, second, first, company_name="duplicate", location="survivor")
     page = _flash(client, response)
-    assert f"Lead {second} merged into lead {first}" in page and "now mql with 65 points" in page
+    assert f"Lead {second} merged into lead {first}" in page
+    assert "now unroutable with 65 points" in page
     survivor, merged = _get(app, world.a.id, first), _get(app, world.a.id, second)
     assert survivor.company_name == "Nordbank Hamburg"  # chosen
     assert survivor.city == "Hamburg"  # chosen: the survivor's own
     assert (survivor.industry, survivor.contact_phone) == ("Banking", "+49 40 1234")  # gaps
     assert (survivor.deal_size_minor, survivor.currency) == (4_800_000, "EUR")  # default
-    assert (survivor.state, survivor.score) == ("mql", 65)
+    assert (survivor.state, survivor.score) == ("unroutable", 65)
     assert (merged.state, merged.merged_into_id, merged.duplicate_of_id) == ("merged", first, first)
     assert merged.duplicate_resolution == "merged"
     assert merged.duplicate_resolved_by_id == world.a.manager.id
@@ -230,10 +231,11 @@ def test_a_merge_writes_events_on_both_leads_and_an_audit_record(app, client, lo
     _merge(client, second, first, company_name="duplicate")
     *_, merge = _events(app, world.a.id, second)
     assert merge == ("merge", "mql", "merged", f"Merged into lead {first}.")
-    *_, absorbed, scored = _events(app, world.a.id, first)
+    *_, absorbed, scored, routed = _events(app, world.a.id, first)
     assert absorbed[:3] == ("absorb_duplicate", "nurture", "nurture")
     assert "company name" in absorbed[3] and "1 activity copied" in absorbed[3]
     assert scored[:3] == ("score_above", "nurture", "mql")
+    assert routed[:3] == ("no_partner", "mql", "unroutable")
     with app.app_context(), tenant_scope(world.a.id):
         record = db.session.scalar(
             sa.select(AuditEvent).where(AuditEvent.action == "lead.duplicate_merged")
@@ -272,10 +274,13 @@ def test_keeping_closes_the_flag_with_its_note_and_both_leads_stay(app, client, 
     page = _flash(client, _keep(client, second, first, note="Two subsidiaries"))
     assert f"Lead {second} (Nordbank Hamburg) kept as a lead of its own." in page
     kept, other = _get(app, world.a.id, second), _get(app, world.a.id, first)
-    assert (kept.duplicate_resolution, kept.duplicate_of_id, kept.state) == ("kept", first, "mql")
+    # Held back from routing while flagged, the kept lead is routed now.
+    assert (kept.duplicate_resolution, kept.duplicate_of_id) == ("kept", first)
+    assert kept.state == "unroutable"
     assert (other.company_name, other.state) == ("Nordbank AG", "nurture")
-    *_, event = _events(app, world.a.id, second)
+    *_, event, routed = _events(app, world.a.id, second)
     assert event[:3] == ("keep", "mql", "mql") and event[3].endswith("Two subsidiaries")
+    assert routed[:3] == ("no_partner", "mql", "unroutable")
     with app.app_context(), tenant_scope(world.a.id):
         record = db.session.scalar(
             sa.select(AuditEvent).where(AuditEvent.action == "lead.duplicate_kept")
@@ -307,7 +312,7 @@ def test_a_resolved_flag_is_not_resolved_again(app, client, login_as, world):
     assert 'data-testid="flag-resolved"' in _compare(client, second).get_data(as_text=True)
     page = _flash(client, _keep(client, second, first))
     assert "This flag is already resolved" in page
-    assert _get(app, world.a.id, second).state == "mql"
+    assert _get(app, world.a.id, second).state == "unroutable"
     assert [e[0] for e in _events(app, world.a.id, second)].count("keep") == 1
 
 

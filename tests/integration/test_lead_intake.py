@@ -54,9 +54,15 @@ def test_a_lead_above_the_threshold_with_bant_becomes_an_mql_and_its_page_says_w
     response = post_form(client, "/leads/new", _lead())
     assert response.status_code == 302
     lead, events = _only_lead(app, world)
-    assert (lead.state, lead.score) == ("mql", 35)
+    # No partner of this programme sells the product, so routing sends the MQL on to the
+    # unroutable queue straight away.
+    assert (lead.state, lead.score) == ("unroutable", 35)
     assert (lead.deal_size_minor, lead.currency, lead.country) == (4800050, "EUR", "DE")
-    assert events == [("intake", None, "new"), ("score_above", "new", "mql")]
+    assert events == [
+        ("intake", None, "new"),
+        ("score_above", "new", "mql"),
+        ("no_partner", "mql", "unroutable"),
+    ]
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "the industry is Banking" in page and "+20" in page and "€48,000.50" in page
     assert "marketing qualified lead" in page

@@ -1,0 +1,496 @@
+"""Live routing: the tenant's configuration read into the engine's index, the partners'
+current load, and the offers, hand-overs and unroutable leads made from the decisions.
+
+Routing one tenant's leads is serialized (an advisory lock on PostgreSQL; SQLite's write
+lock), so two workers never count the same spare capacity twice. Each lead moves on only
+if it is still in the state routing found it in.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import holidays
+import sqlalchemy as sa
+
+from portal.db import utcnow
+from portal.extensions import db
+from portal.leads.intake import add_event
+from portal.leads.lifecycle import Action, LeadState, next_state
+from portal.leads.models import Lead, Offer
+from portal.partners.models import (
+    Partner,
+    PartnerProduct,
+    PartnerTerritory,
+    Product,
+    SlaPolicy,
+    Territory,
+    Tier,
+)
+from portal.routing import explain
+from portal.routing.breakdown import Exclusion
+from portal.routing.engine import Decision, Outcome, Shown, route
+from portal.routing.facts import (
+    FairnessCap,
+    Fallback,
+    FallbackKind,
+    LeadFacts,
+    Load,
+    PartnerConfig,
+    PartnerLoad,
+    RoutingConfig,
+    TerritoryConfig,
+    TerritoryOffers,
+    Weights,
+)
+from portal.routing.index import IndexCache, RoutingIndex
+from portal.routing.models import RoutingSettings, SegmentRule
+from portal.sla.clock import NoWorkingTime, SlaCalendar, due_at, parse_time
+from portal.tenancy.models import Tenant
+from portal.tenancy.scoping import current_tenant_id
+
+log = logging.getLogger(__name__)
+
+ROUTING_LABEL = "routing"
+# Leads routed per transaction: enough to make the load queries worth their cost, few
+# enough that a long backlog commits as it goes.
+BATCH = 500
+# What an offer keeps of the decision: the top of the ranking and the near misses. A
+# network of thousands would otherwise store thousands of rows per offer.
+CANDIDATES_KEPT = 10
+EXCLUSIONS_KEPT = 20
+# When a partner and the tenant name no SLA policy at all.
+DEFAULT_RESPONSE_HOURS = 48
+_ADVISORY_LOCK_CLASS = 0x524F  # "RO"uting: one lock per tenant within this class
+
+_indexes = IndexCache()
+
+
+# Configuration --------------------------------------------------------------------------
+
+
+def _tenant_version() -> tuple[tuple[Any, ...], int]:
+    """The cache key of the tenant's index and its configuration version.
+
+    The key names the database and the tenant's creation time beside its id, so an index
+    never outlives its tenant: a restored database or a rolled-back test can give a new
+    tenant an old id at an old version.
+    """
+    tenant_id = current_tenant_id()
+    created_at, version = db.session.execute(
+        sa.select(Tenant.created_at, Tenant.config_version).where(Tenant.id == tenant_id)
+    ).one()
+    return (str(db.session.get_bind().engine.url), tenant_id, created_at), version
+
+
+def routing_settings_row() -> RoutingSettings | None:
+    return db.session.scalar(sa.select(RoutingSettings))
+
+
+def _settings_values(settings: RoutingSettings | None) -> dict[str, Any]:
+    if settings is None:
+        return {"weights": Weights(), "fallback": Fallback(), "fairness_cap": None}
+    cap = None
+    if settings.fairness_cap_percent:
+        cap = FairnessCap(
+            max_share=settings.fairness_cap_percent / 100,
+            window=timedelta(days=settings.fairness_window_days),
+            min_offers=settings.fairness_min_offers,
+        )
+    return {
+        "weights": Weights(
+            settings.weight_territory,
+            settings.weight_tier,
+            settings.weight_quality,
+            settings.weight_capacity,
+            settings.weight_fairness,
+        ),
+        "fallback": Fallback(FallbackKind(settings.fallback_kind), settings.fallback_partner_id),
+        "fairness_cap": cap,
+    }
+
+
+def territory_config(t: Territory) -> TerritoryConfig:
+    return TerritoryConfig(
+        id=t.id,
+        kind=t.kind,
+        code=t.code,
+        name=t.name,
+        country=t.country,
+        subdivision=t.subdivision,
+        postal_prefix=t.postal_prefix,
+        region_countries=tuple(t.region_countries or ()),
+    )
+
+
+def load_config(version: int) -> RoutingConfig:
+    """The tenant's routing configuration as the engine takes it, read in a few queries."""
+    from portal.routing.services import to_segment
+
+    territories: dict[int, list[int]] = {}
+    for partner_id, territory_id in db.session.execute(
+        sa.select(PartnerTerritory.partner_id, PartnerTerritory.territory_id)
+    ):
+        territories.setdefault(partner_id, []).append(territory_id)
+    products: dict[int, dict[int, int]] = {}
+    coverage = sa.select(
+        PartnerProduct.partner_id, PartnerProduct.product_id, PartnerProduct.certification
+    )
+    for partner_id, product_id, certification in db.session.execute(
+        coverage.join(Product, Product.id == PartnerProduct.product_id).where(Product.active)
+    ):
+        products.setdefault(partner_id, {})[product_id] = certification
+    rows = db.session.execute(
+        sa.select(
+            Partner.id, Partner.name, Partner.status, Partner.capacity,
+            Tier.rank, Tier.routing_weight, Tier.name,
+        ).join(Tier, Tier.id == Partner.tier_id)
+    )  # fmt: skip
+    partners = tuple(
+        PartnerConfig(
+            id=pid,
+            name=name,
+            status=status,
+            capacity=capacity,
+            tier_rank=rank,
+            tier_weight=weight,
+            tier_name=tier_name,
+            territory_ids=tuple(territories.get(pid, ())),
+            products=products.get(pid, {}),
+        )
+        for pid, name, status, capacity, rank, weight, tier_name in rows
+    )
+    segments = tuple(
+        to_segment(rule)
+        for rule in db.session.scalars(
+            sa.select(SegmentRule).options(sa.orm.joinedload(SegmentRule.min_tier))
+        )
+    )
+    return RoutingConfig(
+        version=version,
+        partners=partners,
+        territories=tuple(territory_config(t) for t in db.session.scalars(sa.select(Territory))),
+        segments=segments,
+        product_names=dict(db.session.execute(sa.select(Product.id, Product.name)).all()),
+        **_settings_values(routing_settings_row()),
+    )
+
+
+def current_index() -> RoutingIndex:
+    """The index of the tenant's configuration as it is now; rebuilt only when it changed.
+
+    Every process checks the tenant's configuration version, so a change saved by another
+    process is seen on the next routing without any message between them.
+    """
+    key, version = _tenant_version()
+    return _indexes.get(key, version, lambda: load_config(version))
+
+
+# Load -----------------------------------------------------------------------------------
+
+
+def current_load(config: RoutingConfig, now: datetime) -> Load:
+    """Each partner's open offers, accepted leads not yet closed, and last offer time."""
+    partners: dict[int, PartnerLoad] = {}
+    open_offers = sa.func.sum(sa.case((Offer.state == "open", 1), else_=0))
+    for partner_id, open_count, last in db.session.execute(
+        sa.select(Offer.partner_id, open_offers, sa.func.max(Offer.offered_at)).group_by(
+            Offer.partner_id
+        )
+    ):
+        partners[partner_id] = PartnerLoad(open_offers=int(open_count or 0), last_offered_at=last)
+    for partner_id, accepted in db.session.execute(
+        sa.select(Offer.partner_id, sa.func.count())
+        .join(Lead, Lead.id == Offer.lead_id)
+        .where(Offer.state == "accepted", Lead.state.in_(("accepted", "sql")))
+        .group_by(Offer.partner_id)
+    ):
+        known = partners.get(partner_id, PartnerLoad())
+        partners[partner_id] = PartnerLoad(known.open_offers, accepted, known.last_offered_at)
+    territory_offers: dict[int, TerritoryOffers] = {}
+    if config.fairness_cap is not None:
+        counts: dict[int, dict[int, int]] = {}
+        for territory_id, partner_id, count in db.session.execute(
+            sa.select(Offer.territory_id, Offer.partner_id, sa.func.count())
+            .where(
+                Offer.territory_id.is_not(None),
+                Offer.offered_at >= now - config.fairness_cap.window,
+            )
+            .group_by(Offer.territory_id, Offer.partner_id)
+        ):
+            counts.setdefault(territory_id, {})[partner_id] = count
+        territory_offers = {
+            tid: TerritoryOffers(sum(by.values()), by) for tid, by in counts.items()
+        }
+    return Load(partners=partners, territory_offers=territory_offers)
+
+
+def _count_offer(load: Load, partner_id: int, territory_id: int | None, now: datetime) -> None:
+    """The load after one more offer, so the next lead of the batch sees it."""
+    known = load.partners.get(partner_id, PartnerLoad())
+    load.partners[partner_id] = PartnerLoad(known.open_offers + 1, known.accepted_open, now)  # type: ignore[index]
+    if territory_id is not None:
+        offers = load.territory_offers.get(territory_id, TerritoryOffers(0))
+        by = dict(offers.by_partner)
+        by[partner_id] = by.get(partner_id, 0) + 1
+        load.territory_offers[territory_id] = TerritoryOffers(offers.total + 1, by)  # type: ignore[index]
+
+
+# SLA deadline ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _public_holidays(country: str) -> holidays.HolidayBase:
+    return holidays.country_holidays(country)
+
+
+def _holiday_check(country: str | None) -> Any:
+    if not country:
+        return lambda _day: False
+    try:
+        calendar = _public_holidays(country)
+    except NotImplementedError:
+        return lambda _day: False
+    return lambda day: day in calendar
+
+
+def sla_calendar(partner: Partner, default: SlaPolicy | None) -> tuple[SlaCalendar, str | None]:
+    """The partner's SLA calendar (its own policy, else the tenant's default) and the
+    country whose public holidays it skips."""
+    policy = partner.sla_policy or default
+    if policy is None:
+        return SlaCalendar(DEFAULT_RESPONSE_HOURS, clock="wall"), None
+    calendar = SlaCalendar(
+        response_hours=policy.response_hours,
+        clock=policy.clock,
+        work_days=tuple(policy.work_days or ()),
+        work_start=parse_time(policy.work_start),
+        work_end=parse_time(policy.work_end),
+        timezone=partner.timezone or "UTC",
+    )
+    return calendar, policy.holiday_country
+
+
+def offer_deadline(partner: Partner, now: datetime) -> datetime:
+    """When an offer made to the partner now must be answered."""
+    default = db.session.scalar(sa.select(SlaPolicy).where(SlaPolicy.is_default))
+    calendar, country = sla_calendar(partner, default)
+    try:
+        return due_at(now, calendar, _holiday_check(country))
+    except NoWorkingTime:
+        # A policy saved without working time cannot stop a lead: count wall-clock hours.
+        log.warning("SLA policy of partner %s has no working time", partner.id)
+        return now + timedelta(hours=calendar.response_hours)
+
+
+# Decisions into rows --------------------------------------------------------------------
+
+
+def lead_facts(lead: Lead, partners_had: Iterable[int] = ()) -> LeadFacts:
+    return LeadFacts(
+        product_id=lead.product_id,
+        country=lead.country,
+        subdivision=lead.subdivision,
+        postal_code=lead.postal_code,
+        employees=lead.employees,
+        deal_size_minor=lead.deal_size_minor,
+        currency=lead.currency,
+        partners_had=frozenset(partners_had),
+    )
+
+
+def partners_had(lead_ids: Iterable[int]) -> dict[int, set[int]]:
+    had: dict[int, set[int]] = {}
+    ids = list(lead_ids)
+    if ids:
+        for lead_id, partner_id in db.session.execute(
+            sa.select(Offer.lead_id, Offer.partner_id).where(Offer.lead_id.in_(ids))
+        ):
+            had.setdefault(lead_id, set()).add(partner_id)
+    return had
+
+
+def reason_counts(exclusions: Iterable[Exclusion]) -> dict[str, int]:
+    """How many excluded partners each reason applies to."""
+    counts: dict[str, int] = {}
+    for exclusion in exclusions:
+        for reason in exclusion.reasons:
+            counts[str(reason)] = counts.get(str(reason), 0) + 1
+    return counts
+
+
+def explanation(decision: Decision, index: RoutingIndex) -> dict[str, Any]:
+    """What an offer or an unroutable lead keeps of its decision, in JSON-ready values."""
+    out = decision.to_dict(max_candidates=CANDIDATES_KEPT, exclusions=Shown.NONE)
+    exclusions = decision.exclusions
+    near = [e for e in decision.near_misses][:EXCLUSIONS_KEPT]
+    shown = near or list(exclusions[:EXCLUSIONS_KEPT])
+    out["exclusions"] = [e.to_dict() for e in shown]
+    out["exclusions_total"] = len(exclusions)
+    out["reason_counts"] = reason_counts(exclusions)
+    out["summary"] = explain.outcome_words(decision, _names(index))
+    return out
+
+
+def _names(index: RoutingIndex) -> Mapping[int, str]:
+    return {pid: partner.name for pid, partner in index.partners.items()}
+
+
+def _move(lead: Lead, action: Action, now: datetime) -> LeadState | None:
+    """Move the lead on if it is still where routing found it; None if it moved meanwhile."""
+    before = LeadState(lead.state)
+    after = next_state(before, action)
+    moved = db.session.execute(
+        sa.update(Lead)
+        .where(Lead.id == lead.id, Lead.state == before.value)
+        .values(state=after.value, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not moved:
+        return None
+    sa.orm.attributes.set_committed_value(lead, "state", after.value)
+    return before
+
+
+def make_offer(
+    lead: Lead,
+    partner: Partner,
+    action: Action,
+    now: datetime,
+    *,
+    explanation_data: dict[str, Any],
+    territory_id: int | None,
+    label: str,
+    reason: str,
+    assigned_by: Any = None,
+) -> Offer | None:
+    """Offer the lead to the partner, with its deadline; None if the lead moved meanwhile."""
+    before = _move(lead, action, now)
+    if before is None:
+        return None
+    offer = Offer(
+        lead_id=lead.id,
+        partner_id=partner.id,
+        state="open",
+        offered_at=now,
+        due_at=offer_deadline(partner, now),
+        explanation=explanation_data,
+        territory_id=territory_id,
+        assigned_by_id=getattr(assigned_by, "id", None),
+    )
+    db.session.add(offer)
+    db.session.flush()
+    add_event(
+        lead,
+        action.value,
+        before,
+        LeadState.OFFERED,
+        label,
+        reason,
+        {"partner_id": partner.id, "due_at": offer.due_at.isoformat()},
+        offer_id=offer.id,
+    )
+    return offer
+
+
+@dataclass(frozen=True)
+class Routed:
+    lead_id: int
+    outcome: Outcome
+    partner_id: int | None = None
+    offer_id: int | None = None
+    summary: str = ""
+
+
+def _apply(
+    lead: Lead, decision: Decision, index: RoutingIndex, load: Load, now: datetime
+) -> Routed:
+    data = explanation(decision, index)
+    summary = data["summary"]
+    if decision.partner_id is not None:
+        partner = db.session.get(Partner, decision.partner_id)
+        winner = decision.winner
+        territory_id = winner.term("territory").facts["territory_id"] if winner else None
+        offer = make_offer(
+            lead,
+            partner,
+            Action.ROUTE,
+            now,
+            explanation_data=data,
+            territory_id=territory_id,
+            label=ROUTING_LABEL,
+            reason=summary,
+        )
+        if offer is None:
+            return Routed(lead.id, decision.outcome, summary="The lead moved on meanwhile.")
+        _count_offer(load, partner.id, territory_id, now)
+        return Routed(lead.id, decision.outcome, partner.id, offer.id, summary)
+    action = (
+        Action.TO_DIRECT_SALES if decision.outcome == Outcome.DIRECT_SALES else Action.NO_PARTNER
+    )
+    if LeadState(lead.state) == LeadState.UNROUTABLE and action == Action.NO_PARTNER:
+        return Routed(lead.id, decision.outcome, summary=summary)  # still nobody: it stays
+    before = _move(lead, action, now)
+    if before is not None:
+        add_event(lead, action.value, before, LeadState(lead.state), ROUTING_LABEL, summary, data)
+    return Routed(lead.id, decision.outcome, summary=summary)
+
+
+def _lock_tenant_routing() -> None:
+    """One routing at a time per tenant; SQLite transactions already take the write lock."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(
+            sa.select(sa.func.pg_advisory_xact_lock(_ADVISORY_LOCK_CLASS, current_tenant_id()))
+        )
+
+
+def waiting_for_routing() -> sa.ColumnElement[bool]:
+    """MQLs routing should take: a lead flagged as a likely duplicate waits until a channel
+    manager keeps it, so two partners are never sent the same customer."""
+    return sa.and_(
+        Lead.state == LeadState.MQL.value,
+        sa.or_(Lead.duplicate_of_id.is_(None), Lead.duplicate_resolution.is_not(None)),
+    )
+
+
+def route_leads(lead_ids: Iterable[int] | None = None, *, limit: int = BATCH) -> list[Routed]:
+    """Route leads waiting in state mql (or the given ones, mql or unroutable), oldest first,
+    in one transaction, and commit."""
+    _lock_tenant_routing()
+    now = utcnow()
+    query = sa.select(Lead).order_by(Lead.id).limit(limit)
+    if lead_ids is None:
+        query = query.where(waiting_for_routing())
+    else:
+        query = query.where(
+            Lead.id.in_(list(lead_ids)),
+            Lead.state.in_((LeadState.MQL.value, LeadState.UNROUTABLE.value)),
+        )
+    leads = list(db.session.scalars(query))
+    if not leads:
+        db.session.commit()
+        return []
+    index = current_index()
+    load = current_load(index.config, now)
+    had = partners_had(lead.id for lead in leads)
+    results = []
+    for lead in leads:
+        decision = route(index, lead_facts(lead, had.get(lead.id, ())), load, now)
+        results.append(_apply(lead, decision, index, load, now))
+    db.session.commit()
+    return results
+
+
+def route_waiting() -> int:
+    """Route every lead waiting in state mql, a batch per transaction; how many were."""
+    total = 0
+    while True:
+        done = route_leads()
+        total += len(done)
+        if len(done) < BATCH:
+            return total
