@@ -115,6 +115,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.leads import views as leads
     from portal.partners import csv_views, product_views, sla_views, territory_views, tier_views
     from portal.partners import views as partners
+    from portal.routing import queue_views
     from portal.routing import views as routing
     from portal.tenancy import admin_views
     from portal.tenancy import views as auth
@@ -138,6 +139,7 @@ def register_blueprints(app: Flask) -> None:
         qualification_views,
         reason_views,
         routing,
+        queue_views,
         api,
     )
     for room in rooms:

@@ -14,6 +14,7 @@ from portal.leads.forms import LeadForm
 from portal.leads.lifecycle import LeadState
 from portal.money import format_money
 from portal.partners import product_services
+from portal.routing import lead_routing
 from portal.tenancy.policy import requires
 from portal.tenancy.roles import Permission
 from portal.web.errors import not_found
@@ -37,6 +38,7 @@ def index() -> Any:
         states=list(LeadState),
         counts=services.lead_counts_by_state(),
         open_duplicates=duplicates.open_flag_count(),
+        unroutable=lead_routing.unroutable_count(),
     )
 
 
@@ -74,5 +76,9 @@ def detail(lead_id: int) -> Any:
     except NotFound:
         return not_found()
     return render_template(
-        "leads/detail.html", lead=lead, flag=duplicates.flag_for(lead), money=format_money
+        "leads/detail.html",
+        lead=lead,
+        flag=duplicates.flag_for(lead),
+        money=format_money,
+        routings=lead_routing.routing_history(lead),
     )

@@ -341,7 +341,7 @@ def _names(index: RoutingIndex) -> Mapping[int, str]:
     return {pid: partner.name for pid, partner in index.partners.items()}
 
 
-def _move(lead: Lead, action: Action, now: datetime) -> LeadState | None:
+def move(lead: Lead, action: Action, now: datetime) -> LeadState | None:
     """Move the lead on if it is still where routing found it; None if it moved meanwhile."""
     before = LeadState(lead.state)
     after = next_state(before, action)
@@ -370,7 +370,7 @@ def make_offer(
     assigned_by: Any = None,
 ) -> Offer | None:
     """Offer the lead to the partner, with its deadline; None if the lead moved meanwhile."""
-    before = _move(lead, action, now)
+    before = move(lead, action, now)
     if before is None:
         return None
     offer = Offer(
@@ -408,7 +408,7 @@ class Routed:
 
 
 def _apply(
-    lead: Lead, decision: Decision, index: RoutingIndex, load: Load, now: datetime
+    lead: Lead, decision: Decision, index: RoutingIndex, load: Load, now: datetime, label: str
 ) -> Routed:
     data = explanation(decision, index)
     summary = data["summary"]
@@ -423,7 +423,7 @@ def _apply(
             now,
             explanation_data=data,
             territory_id=territory_id,
-            label=ROUTING_LABEL,
+            label=label,
             reason=summary,
         )
         if offer is None:
@@ -435,13 +435,13 @@ def _apply(
     )
     if LeadState(lead.state) == LeadState.UNROUTABLE and action == Action.NO_PARTNER:
         return Routed(lead.id, decision.outcome, summary=summary)  # still nobody: it stays
-    before = _move(lead, action, now)
+    before = move(lead, action, now)
     if before is not None:
-        add_event(lead, action.value, before, LeadState(lead.state), ROUTING_LABEL, summary, data)
+        add_event(lead, action.value, before, LeadState(lead.state), label, summary, data)
     return Routed(lead.id, decision.outcome, summary=summary)
 
 
-def _lock_tenant_routing() -> None:
+def lock_tenant_routing() -> None:
     """One routing at a time per tenant; SQLite transactions already take the write lock."""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(
@@ -458,10 +458,12 @@ def waiting_for_routing() -> sa.ColumnElement[bool]:
     )
 
 
-def route_leads(lead_ids: Iterable[int] | None = None, *, limit: int = BATCH) -> list[Routed]:
+def route_leads(
+    lead_ids: Iterable[int] | None = None, *, limit: int = BATCH, label: str = ROUTING_LABEL
+) -> list[Routed]:
     """Route leads waiting in state mql (or the given ones, mql or unroutable), oldest first,
     in one transaction, and commit."""
-    _lock_tenant_routing()
+    lock_tenant_routing()
     now = utcnow()
     query = sa.select(Lead).order_by(Lead.id).limit(limit)
     if lead_ids is None:
@@ -481,7 +483,7 @@ def route_leads(lead_ids: Iterable[int] | None = None, *, limit: int = BATCH) ->
     results = []
     for lead in leads:
         decision = route(index, lead_facts(lead, had.get(lead.id, ())), load, now)
-        results.append(_apply(lead, decision, index, load, now))
+        results.append(_apply(lead, decision, index, load, now, label))
     db.session.commit()
     return results
 

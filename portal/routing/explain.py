@@ -146,3 +146,49 @@ def outcome_words(decision: Decision, partner_names: Mapping[int, str]) -> str:
     if decision.fallback_refused == Reason.INACTIVE:
         return f"No partner was eligible and the default partner is not active; {queue}."
     return f"No partner was eligible; {queue}."
+
+
+# The stored form: what an offer or a routing event keeps of a decision (to_dict()).
+
+TERM_LABELS = {
+    "territory": "Territory",
+    "tier": "Tier",
+    "quality": "Scorecard quality",
+    "capacity": "Spare capacity",
+    "fairness": "Fairness",
+}
+REASON_HEADLINES = {
+    Reason.INACTIVE: "are paused or suspended",
+    Reason.WRONG_PRODUCT: "do not offer the lead's product",
+    Reason.NO_TERRITORY: "do not cover the lead's location",
+    Reason.ALREADY_HAD: "already had this lead",
+    Reason.TIER_BELOW_SEGMENT: "are below the tier the lead's segment needs",
+    Reason.CERTIFICATION_BELOW_SEGMENT: "lack the certification the lead's segment needs",
+    Reason.AT_CAPACITY: "are at capacity",
+    Reason.OVER_FAIRNESS_CAP: "are over the fairness cap in the territory",
+}
+
+
+def stored_term_words(term: Mapping[str, Any]) -> str:
+    """One stored term of a candidate's score in words, e.g. 'covers ..., a country match'."""
+    return _term_words(term["name"], term["facts"], term["value"])
+
+
+def stored_reasons(exclusion: Mapping[str, Any]) -> list[str]:
+    """Every reason a stored exclusion gives, each in words."""
+    return [_reason_words(Reason(r), exclusion["facts"]) for r in exclusion["reasons"]]
+
+
+def reason_summary(counts: Mapping[str, int]) -> list[str]:
+    """How many partners each reason kept out, most common first: '3 partners are at capacity'."""
+    lines = []
+    for reason, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        headline = REASON_HEADLINES.get(Reason(reason), reason)
+        if count == 1:
+            headline = (
+                headline.replace("do not", "does not")
+                .replace("are ", "is ")
+                .replace("lack ", "lacks ")
+            )
+        lines.append(f"{count} partner{'s' if count != 1 else ''} {headline}")
+    return lines

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wtforms import SelectField, StringField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import NumberInput
@@ -63,3 +63,29 @@ class WeightsForm(PortalForm):
 
     def values(self) -> dict[str, object]:
         return {name: self[name].data for name in self._fields if name != "csrf_token"}
+
+
+class AssignForm(PortalForm):
+    # Choices are the tenant's partners; the service checks the one chosen.
+    partner_id = SelectField("Partner", validate_choice=False)
+    note = TextAreaField("Note for the record (optional)", validators=[Length(max=500)])
+
+    def set_partners(self, closest: list[object], others: list[object]) -> None:
+        self.partner_id.choices = {
+            "Considered by routing (with why it was left out)": [
+                SelectChoice(str(p.id), p.label)  # type: ignore[attr-defined]
+                for p in closest
+            ],
+            "Other active partners": [
+                SelectChoice(str(p.id), p.label)  # type: ignore[attr-defined]
+                for p in others
+            ],
+        }
+
+
+class DirectSalesForm(PortalForm):
+    note = TextAreaField("Note for the record (optional)", validators=[Length(max=500)])
+
+
+class RetryForm(PortalForm):
+    """A button: the CSRF token is all it carries."""
