@@ -12,12 +12,13 @@ from portal.partners.csv_plan import COLUMNS, Catalogue, PartnerRecord
 CATALOGUE = Catalogue(
     tiers=frozenset({"Gold", "Silver"}),
     sla_policies=frozenset({"Fast"}),
-    territories=frozenset({"DE", "DE-80", "AT"}),
+    territories=frozenset({"DE", "DE-PC-80", "AT"}),
     products=frozenset({"CB", "EF"}),
 )
 HEADER = ",".join(COLUMNS)
 GOOD = (
-    "Nordlicht IT,gold,,30,de,Europe/Berlin,,Jana,jana@nordlicht.example,+49 40,DE; DE-80,CB:2; EF"
+    "Nordlicht IT,gold,,30,de,Europe/Berlin,,Jana,jana@nordlicht.example,+49 40,"
+    "DE; DE-PC-80,CB:2; EF"
 )
 
 
@@ -31,7 +32,7 @@ def test_a_good_line_becomes_a_partner_to_create_with_canonical_values():
     assert line.action == "create" and line.line == 2
     record = line.record
     assert (record.tier, record.country, record.status) == ("Gold", "DE", "active")
-    assert record.territories == {"DE", "DE-80"} and record.products == {("CB", 2), ("EF", 0)}
+    assert record.territories == {"DE", "DE-PC-80"} and record.products == {("CB", 2), ("EF", 0)}
 
 
 def test_every_problem_of_a_line_is_reported_with_its_line_number():
@@ -101,7 +102,9 @@ names = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, ma
 )
 
 
-@given(names, st.sampled_from(["", "Fast"]), st.frozensets(st.sampled_from(["DE", "DE-80", "AT"])))
+@given(
+    names, st.sampled_from(["", "Fast"]), st.frozensets(st.sampled_from(["DE", "DE-PC-80", "AT"]))
+)
 def test_writing_then_reading_a_partner_gives_it_back_unchanged(name, policy, territories):
     record = PartnerRecord(
         name=name,
