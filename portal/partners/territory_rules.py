@@ -6,7 +6,7 @@ Pure Python over pycountry: no Flask, no ORM, tested with plain asserts.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import pycountry
 
@@ -82,6 +82,25 @@ def postal_code(country: str, postal_prefix: str) -> str:
     """The default code of a postal prefix, e.g. DE-PC-80; "SW1A 1" in GB gives GB-PC-SW1A-1."""
     # Codes have no spaces.
     return f"{country}-{POSTAL_MARK}-{'-'.join(postal_prefix.split())}"
+
+
+def legacy_postal_code(country: str, postal_prefix: str) -> str:
+    """The code postal prefixes got before DE-PC-80: DE-80, which reads like ISO 3166-2."""
+    return f"{country}-{'-'.join(postal_prefix.split())}"
+
+
+def legacy_postal_aliases(
+    postal: Iterable[tuple[str, str | None, str | None]], codes: Collection[str]
+) -> dict[str, str]:
+    """Old-style codes (DE-80) to the default codes that replaced them (DE-PC-80)."""
+    # postal holds (code, country, prefix) of each postal territory; only those with the new
+    # default code had the old one. An old code that is some territory's code today means
+    # that territory, not an alias.
+    aliases = {}
+    for code, country, prefix in postal:
+        if country and prefix and code == postal_code(country, prefix):
+            aliases[legacy_postal_code(country, prefix)] = code
+    return {old: new for old, new in aliases.items() if old not in codes}
 
 
 def code_clash(

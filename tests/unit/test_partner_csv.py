@@ -1,5 +1,7 @@
 """Reading, checking and planning partner CSV files, without a database."""
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -88,6 +90,31 @@ def test_too_many_lines_are_refused_as_a_whole():
     text = HEADER + "\n" + (GOOD + "\n") * (csv_plan.MAX_LINES + 1)
     with pytest.raises(FileProblem, match="more than 20,000"):
         csv_plan.read_rows(text)
+
+
+def _line_with_territories(cell, catalogue):
+    text = "\n".join([HEADER, GOOD.replace("DE; DE-PC-80", cell)]) + "\n"
+    return csv_plan.plan(csv_plan.read_rows(text), {}, catalogue).lines[0]
+
+
+def test_an_old_postal_code_is_read_as_the_code_that_replaced_it():
+    catalogue = replace(CATALOGUE, territory_aliases={"DE-80": "DE-PC-80"})
+    line = _line_with_territories("DE; de-80", catalogue)
+    assert line.action == "create" and line.record.territories == {"DE", "DE-PC-80"}
+
+
+def test_a_code_that_is_a_territory_today_is_that_territory_and_not_an_alias():
+    catalogue = replace(
+        CATALOGUE,
+        territories=CATALOGUE.territories | {"FR-69", "FR-PC-69"},
+        territory_aliases={"FR-69": "FR-PC-69"},
+    )
+    assert _line_with_territories("FR-69", catalogue).record.territories == {"FR-69"}
+
+
+def test_an_old_postal_code_without_an_alias_is_unknown():
+    line = _line_with_territories("DE; DE-81", CATALOGUE)
+    assert line.action == "error" and line.errors == ["territories: unknown territories DE-81"]
 
 
 def test_an_unchanged_partner_is_unchanged_and_a_changed_one_lists_its_changes():

@@ -156,6 +156,11 @@ def test_a_subdivision_and_a_postal_prefix_spelt_alike_get_different_codes(subdi
     assert rules.code_clash("postal", as_postal, country, None, prefix) is None
 
 
+def test_the_old_postal_code_is_country_dash_prefix():
+    assert rules.legacy_postal_code("GB", "SW1A 1") == "GB-SW1A-1"
+    assert rules.legacy_postal_code("DE", "80") == "DE-80"
+
+
 # Codes that read as another territory ------------------------------------------------------
 
 
@@ -272,6 +277,20 @@ def test_a_code_that_reads_as_another_territory_is_explained(
     kind, code, country, subdivision, prefix, message
 ):
     assert rules.code_clash(kind, code, country, subdivision, prefix) == message
+
+
+def test_old_postal_codes_stand_for_the_default_codes_that_replaced_them():
+    postal = [
+        ("DE-PC-80", "DE", "80"),
+        ("FR-PC-69", "FR", "69"),
+        ("MUNICH", "DE", "81"),
+        ("GB-PC-SW1A-1", "GB", "SW1A 1"),
+    ]
+    codes = {"DE-PC-80", "FR-PC-69", "MUNICH", "GB-PC-SW1A-1", "FR-69"}
+    assert rules.legacy_postal_aliases(postal, codes) == {
+        "DE-80": "DE-PC-80",
+        "GB-SW1A-1": "GB-PC-SW1A-1",
+    }
 
 
 @pytest.mark.parametrize(
