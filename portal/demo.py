@@ -186,9 +186,9 @@ AREAS = (
     _Area("ES-MD", "Community of Madrid", "subdivision", country="ES", subdivision="ES-MD"),
     _Area("US-NY", "New York", "subdivision", country="US", subdivision="US-NY"),
     _Area("US-CA", "California", "subdivision", country="US", subdivision="US-CA"),
-    _Area("DE-80", "Munich area (80xxx)", "postal", country="DE", postal_prefix="80"),
-    _Area("DE-10", "Berlin centre (10xxx)", "postal", country="DE", postal_prefix="10"),
-    _Area("DE-40", "Düsseldorf area (40xxx)", "postal", country="DE", postal_prefix="40"),
+    _Area("DE-PC-80", "Munich area (80xxx)", "postal", country="DE", postal_prefix="80"),
+    _Area("DE-PC-10", "Berlin centre (10xxx)", "postal", country="DE", postal_prefix="10"),
+    _Area("DE-PC-40", "Düsseldorf area (40xxx)", "postal", country="DE", postal_prefix="40"),
 )
 AREA_BY_CODE = {area.code: area for area in AREAS}
 
@@ -290,7 +290,7 @@ PARTNER_SUFFIXES = ("IT", "Systems", "Solutions", "Digital", "Technologies", "Co
 PARTNER_MIX = (("DE", 5), ("AT", 2), ("CH", 2), ("FR", 2), ("GB", 2), ("ES", 2), ("NL", 1),
                ("SE", 2), ("US", 3))  # fmt: skip
 PARTNER_COVERAGE = {
-    "DE": ("DE", "DACH", "DE-BY", "DE-NW", "DE-BE", "DE-80", "DE-10", "DE-40"),
+    "DE": ("DE", "DACH", "DE-BY", "DE-NW", "DE-BE", "DE-PC-80", "DE-PC-10", "DE-PC-40"),
     "AT": ("AT", "DACH"), "CH": ("CH", "DACH"), "FR": ("FR", "FR-IDF", "BENELUX"),
     "GB": ("GB",), "ES": ("ES", "ES-MD"), "NL": ("NL", "BENELUX"), "SE": ("SE", "NORDICS"),
     "US": ("US", "US-NY", "US-CA"),

@@ -50,6 +50,8 @@ class Catalogue:
     sla_policies: frozenset[str]
     territories: frozenset[str]
     products: frozenset[str]
+    # Codes of files written before postal prefixes had codes like DE-PC-80: old code to new.
+    territory_aliases: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -139,11 +141,16 @@ def _pick(name: str, allowed: Iterable[str], what: str) -> str:
 
 
 def _territories(raw: str, catalogue: Catalogue) -> frozenset[str]:
-    codes = {c.strip().upper() for c in raw.replace(",", ";").split(";") if c.strip()}
+    named = {c.strip().upper() for c in raw.replace(",", ";").split(";") if c.strip()}
+    codes = {code if code in catalogue.territories else _alias(code, catalogue) for code in named}
     unknown = sorted(codes - catalogue.territories)
     if unknown:
         raise rules.InvalidValue("unknown territories " + ", ".join(unknown))
     return frozenset(codes)
+
+
+def _alias(code: str, catalogue: Catalogue) -> str:
+    return catalogue.territory_aliases.get(code, code)
 
 
 def _products(raw: str, catalogue: Catalogue) -> frozenset[tuple[str, int]]:

@@ -11,7 +11,7 @@ from portal import audit, csvtext
 from portal.db import utcnow
 from portal.errors import Conflict, NotFound, ValidationFailed
 from portal.extensions import db
-from portal.partners import csv_plan
+from portal.partners import csv_plan, territory_rules
 from portal.partners.models import (
     Partner,
     PartnerImport,
@@ -71,7 +71,15 @@ class _Refs:
             frozenset(self.sla),
             frozenset(self.territories),
             frozenset(self.products),
+            territory_aliases=self._legacy_postal_codes(),
         )
+
+    def _legacy_postal_codes(self) -> dict[str, str]:
+        postal = sa.select(Territory.code, Territory.country, Territory.postal_prefix).where(
+            Territory.kind == "postal"
+        )
+        rows = [tuple(row) for row in db.session.execute(postal)]
+        return territory_rules.legacy_postal_aliases(rows, self.territories)
 
 
 def _plan(content: str) -> tuple[csv_plan.ImportPlan, dict[str, Partner], _Refs]:

@@ -210,11 +210,21 @@ def _place_values(kind: str, data: dict[str, Any], errors: dict[str, str]) -> di
 
 
 def _code_value(kind: str, raw: Any, place: dict[str, Any], errors: dict[str, str]) -> Any:
+    """The given code, or the kind's default; refused if it reads as another territory."""
     if str(raw or "").strip():
-        return check(errors, "code", validation.code, raw)
-    code = rules.default_code(kind, place["country"], place["subdivision"], place["postal_prefix"])
-    if kind == "region":
+        code = check(errors, "code", validation.code, raw)
+    else:
+        code = rules.default_code(
+            kind, place["country"], place["subdivision"], place["postal_prefix"]
+        )
+    if kind == "region" and not code and "code" not in errors:
         errors["code"] = "Give the region a code, for example DACH or EMEA."
+    if code and "code" not in errors:
+        clash = rules.code_clash(
+            kind, code, place["country"], place["subdivision"], place["postal_prefix"]
+        )
+        if clash:
+            errors["code"] = clash
     return code
 
 

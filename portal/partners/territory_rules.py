@@ -1,11 +1,12 @@
-"""Territories in words: their order of specificity, default codes and names, descriptions.
+"""Territories in words: their order of specificity, codes and names, descriptions.
 
 Pure Python over pycountry: no Flask, no ORM, tested with plain asserts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Iterable, Sequence
 
 import pycountry
 
@@ -34,6 +35,13 @@ PLACE_FIELDS = {
     "postal": ("country", "postal_prefix"),
 }
 REGION_NAMES_SHOWN = 12
+# Each kind of territory has codes of its own shape, so a code says what it is.
+# ISO 3166-2 codes are a country, "-" and one to three letters or digits (FR-69, NP-P1, DE-BY),
+# so postal prefixes cannot be "FR-69" nor even "FR-P69"; the second "-" after "PC" keeps
+# theirs out of that shape for any prefix.
+POSTAL_MARK = "PC"
+_SUBDIVISION_SHAPE = re.compile(r"^([A-Z]{2})-[A-Z0-9]{1,3}$")
+_POSTAL_SHAPE = re.compile(rf"^[A-Z]{{2}}-{POSTAL_MARK}-")
 
 
 def specificity(kind: str) -> int:
@@ -58,7 +66,7 @@ def subdivision_name(code: str | None) -> str:
 def default_code(
     kind: str, country: str | None, subdivision: str | None, postal_prefix: str | None
 ) -> str | None:
-    """The code a territory gets when none is given: DE, DE-BY, DE-80, GLOBAL; None for a region."""
+    """The code a territory gets when none is given: DE, DE-BY, DE-PC-80, GLOBAL; a region none."""
     if kind == "global":
         return "GLOBAL"
     if kind == "country":
@@ -66,9 +74,82 @@ def default_code(
     if kind == "subdivision":
         return subdivision
     if kind == "postal" and country and postal_prefix:
-        # Codes have no spaces; "SW1A 1" becomes "GB-SW1A-1".
-        return f"{country}-{'-'.join(postal_prefix.split())}"
+        return postal_code(country, postal_prefix)
     return None
+
+
+def postal_code(country: str, postal_prefix: str) -> str:
+    """The default code of a postal prefix, e.g. DE-PC-80; "SW1A 1" in GB gives GB-PC-SW1A-1."""
+    # Codes have no spaces.
+    return f"{country}-{POSTAL_MARK}-{'-'.join(postal_prefix.split())}"
+
+
+def legacy_postal_code(country: str, postal_prefix: str) -> str:
+    """The code postal prefixes got before DE-PC-80: DE-80, which reads like ISO 3166-2."""
+    return f"{country}-{'-'.join(postal_prefix.split())}"
+
+
+def legacy_postal_aliases(
+    postal: Iterable[tuple[str, str | None, str | None]], codes: Collection[str]
+) -> dict[str, str]:
+    """Old-style codes (DE-80) to the default codes that replaced them (DE-PC-80)."""
+    # postal holds (code, country, prefix) of each postal territory; only those with the new
+    # default code had the old one. An old code that is some territory's code today means
+    # that territory, not an alias.
+    aliases = {}
+    for code, country, prefix in postal:
+        if country and prefix and code == postal_code(country, prefix):
+            aliases[legacy_postal_code(country, prefix)] = code
+    return {old: new for old, new in aliases.items() if old not in codes}
+
+
+def code_clash(
+    kind: str,
+    code: str,
+    country: str | None,
+    subdivision: str | None,
+    postal_prefix: str | None,
+) -> str | None:
+    """Why a code would read as a territory of another kind or place; None if it reads right."""
+    own = default_code(kind, country, subdivision, postal_prefix)
+    clash = (
+        _country_clash(kind, code, country)
+        or _subdivision_clash(kind, code, subdivision)
+        or _postal_clash(code, own)
+    )
+    if clash is None:
+        return None
+    if own and own != code:
+        return f"{clash} Leave the code empty to use {own}, or choose another."
+    return f"{clash} Choose another."
+
+
+def _country_clash(kind: str, code: str, country: str | None) -> str | None:
+    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+        return None
+    if kind == "country" and code == country:
+        return None
+    return f"{code} is the ISO 3166-1 code of {country_name(code)}; only that country can have it."
+
+
+def _subdivision_clash(kind: str, code: str, subdivision: str | None) -> str | None:
+    shape = _SUBDIVISION_SHAPE.match(code)
+    if shape is None or pycountry.countries.get(alpha_2=shape.group(1)) is None:
+        return None
+    if kind == "subdivision" and code == subdivision:
+        return None
+    found = pycountry.subdivisions.get(code=code)
+    if found is not None:
+        return f"{code} is the ISO 3166-2 code of {found.name}; only that subdivision can have it."
+    return f"{code} looks like an ISO 3166-2 code, which only a subdivision can have."
+
+
+def _postal_clash(code: str, own: str | None) -> str | None:
+    if not _POSTAL_SHAPE.match(code) or code == own:
+        return None
+    prefix, country = code[len("XX-PC-") :], country_name(code[:2])
+    place = f"postal codes starting {prefix} in {country}"
+    return f"{code} is the code of {place}; only that prefix can have it."
 
 
 def default_name(

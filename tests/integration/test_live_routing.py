@@ -54,7 +54,7 @@ def programme(app, tenant_id: int) -> dict[str, int]:
         ProductFactory(code="DR", name="Disaster Recovery")
         gold, silver = TierFactory(name="Gold", rank=1), TierFactory(name="Silver", rank=2)
         de = territory("DE", "country", country="DE")
-        berlin = territory("DE-P10", "postal", country="DE", postal_prefix="10")
+        berlin = territory("DE-PC-10", "postal", country="DE", postal_prefix="10")
         eu = territory("EU", "region", region_countries=["DE", "FR", "AT"])
         partners = {
             "berlin": PartnerFactory(name="Berlin Nord", tier_id=silver.id, capacity=5),
@@ -140,7 +140,7 @@ def test_an_mql_is_offered_to_the_most_specific_partner_with_deadline_and_explan
     assert (route.action, route.from_state, route.to_state) == ("route", "mql", "offered")
     assert route.offer_id == offer.id and route.actor_label == "routing"
     with app.app_context(), tenant_scope(world.a.id):
-        assert db.session.get(Offer, offer.id).territory.code == "DE-P10"
+        assert db.session.get(Offer, offer.id).territory.code == "DE-PC-10"
 
 
 def test_a_lead_outside_the_postal_area_goes_to_the_country_partner(app, world):

@@ -146,6 +146,25 @@ def test_an_import_changes_a_partner_and_its_coverage_to_match_the_file(
         assert partner.territories == [] and partner.products == []
 
 
+def test_a_file_naming_postal_prefixes_the_old_way_covers_the_recoded_ones(
+    app, client, login_as, world
+):
+    _catalogue(app, world)
+    with app.app_context(), tenant_scope(world.a.id):
+        for code, prefix in (("DE-PC-80", "80"), ("DE-10", "10")):
+            db.session.add(
+                Territory(code=code, name=code, kind="postal", country="DE", postal_prefix=prefix)
+            )
+        db.session.commit()
+    login_as("channel_manager")
+    line = _line("Zeta AG").replace(",DE,CB:1", ",DE; DE-80; de-10,CB:1")
+    _apply(client, _upload(client, "\n".join([HEADER, line])))
+    with app.app_context(), tenant_scope(world.a.id):
+        partner = db.session.scalar(sa.select(Partner).where(Partner.name == "Zeta AG"))
+        codes = sorted(c.territory.code for c in partner.territories)
+    assert codes == ["DE", "DE-10", "DE-PC-80"]
+
+
 def test_a_checked_file_is_imported_at_most_once(app, client, login_as, world):
     _catalogue(app, world)
     login_as("channel_manager")

@@ -159,7 +159,7 @@ def test_a_manager_gives_a_partner_a_territory_and_a_product_and_takes_them_back
         from portal.partners.models import Territory
 
         territory = Territory(
-            code="DE-80", name="Munich", kind="postal", country="DE", postal_prefix="80"
+            code="DE-PC-80", name="Munich", kind="postal", country="DE", postal_prefix="80"
         )
         db.session.add(territory)
         db.session.flush()
@@ -176,11 +176,11 @@ def test_a_manager_gives_a_partner_a_territory_and_a_product_and_takes_them_back
         == 302
     )
     again = post_form(client, f"{base}/territories", {"territory_id": territory_id}, page=base)
-    assert again.status_code == 400 and "covers DE-80 already" in again.get_data(as_text=True)
+    assert again.status_code == 400 and "covers DE-PC-80 already" in again.get_data(as_text=True)
     data = {"product_id": product_id, "certification": "2"}
     assert post_form(client, f"{base}/products", data, page=base).status_code == 302
     page = client.get(base).get_data(as_text=True)
-    assert "DE-80" in page and "Cloud Backup" in page and "Advanced" in page
+    assert "DE-PC-80" in page and "Cloud Backup" in page and "Advanced" in page
     assert _version(app, world) == before + 2
 
     def coverage_ids():

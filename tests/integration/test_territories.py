@@ -7,7 +7,7 @@ from portal.audit import AuditEvent
 from portal.extensions import db
 from portal.partners import geo_services
 from portal.partners.models import PartnerTerritory, Territory
-from portal.tenancy.models import Tenant
+from portal.tenancy.models import Tenant, User
 from portal.tenancy.scoping import tenant_scope
 from tests.conftest import csrf_token, post_form
 from tests.factories import PartnerFactory
@@ -46,7 +46,7 @@ def _add(app, tenant_id, *specs, covered_by=0):
 GERMANY = {"code": "DE", "name": "Germany", "kind": "country", "country": "DE"}
 DACH = {"code": "DACH", "name": "DACH", "kind": "region", "region_countries": ["AT", "CH", "DE"]}
 MUNICH = {
-    "code": "DE-80",
+    "code": "DE-PC-80",
     "name": "Munich",
     "kind": "postal",
     "country": "DE",
@@ -139,7 +139,7 @@ def test_the_country_filter_shows_the_territories_with_places_in_that_country(
     _add(app, world.a.id, {"code": "WORLD", "name": "World", "kind": "global"})
     login_as("vendor_staff")
     page = client.get(INDEX + "?country=de").get_data(as_text=True)
-    for code in ("DE", "DACH", "DE-80", "WORLD"):
+    for code in ("DE", "DACH", "DE-PC-80", "WORLD"):
         assert f"<code>{code}</code>" in page
     assert "<code>FR</code>" not in page and "<code>BENELUX</code>" not in page
     assert 'data-testid="filter-summary"' in page
@@ -159,7 +159,7 @@ def test_an_unknown_country_in_the_filter_is_explained_and_every_territory_shown
 def test_more_than_a_hundred_territories_are_paged(app, client, login_as, world):
     specs = [
         {
-            "code": f"DE-{n:03}",
+            "code": f"DE-PC-{n:03}",
             "name": f"Area {n}",
             "kind": "postal",
             "country": "DE",
@@ -171,8 +171,8 @@ def test_more_than_a_hundred_territories_are_paged(app, client, login_as, world)
     login_as("vendor_staff")
     first = client.get(INDEX).get_data(as_text=True)
     second = client.get(INDEX + "?page=2").get_data(as_text=True)
-    assert "<code>DE-099</code>" in first and "<code>DE-100</code>" not in first
-    assert "<code>DE-104</code>" in second and "105 in all, page 1 of 2" in first
+    assert "<code>DE-PC-099</code>" in first and "<code>DE-PC-100</code>" not in first
+    assert "<code>DE-PC-104</code>" in second and "105 in all, page 1 of 2" in first
 
 
 def test_territory_choices_run_from_global_to_postal_then_by_code(app, world):
@@ -187,7 +187,7 @@ def test_territory_choices_run_from_global_to_postal_then_by_code(app, world):
     with app.app_context(), tenant_scope(world.a.id):
         codes = [t.code for t in geo_services.territory_choices()]
         described = geo_services.describe_territory(geo_services.territory_choices()[-1])
-    assert codes == ["DACH", "AT", "DE", "DE-80"]
+    assert codes == ["DACH", "AT", "DE", "DE-PC-80"]
     assert described == "Postal codes starting 80 in Germany"
 
 
@@ -220,13 +220,13 @@ def test_a_manager_adds_a_postal_prefix_with_default_code_and_name_audited_and_v
     response = post_form(client, NEW, data)
     assert response.status_code == 302
     assert _territories(app, world.a.id) == [
-        ("DE-80", "Germany, postal codes 80…", "postal", "DE", None, "80", [])
+        ("DE-PC-80", "Germany, postal codes 80…", "postal", "DE", None, "80", [])
     ]
     assert _config_version(app, world.a.id) == before + 1
     action, changes = _audit(app, world.a.id)[-1]
-    assert action == "territory.created" and changes["code"] == "DE-80"
+    assert action == "territory.created" and changes["code"] == "DE-PC-80"
     page = client.get(INDEX).get_data(as_text=True)
-    assert "Territory DE-80 added: Postal codes starting 80 in Germany." in page
+    assert "Territory DE-PC-80 added: Postal codes starting 80 in Germany." in page
 
 
 @pytest.mark.parametrize(
@@ -327,9 +327,9 @@ def test_bad_territory_input_is_shown_next_to_the_field_and_nothing_is_saved(
     ("data", "field", "message"),
     [
         (
-            _form(kind="country", country="AT", code="de"),
+            _form(kind="region", region_countries="AT", code="world"),
             "code",
-            "A territory with code DE exists already",
+            "A territory with code WORLD exists already",
         ),
         (
             _form(kind="country", country="DE", code="GERMANY"),
@@ -339,7 +339,7 @@ def test_bad_territory_input_is_shown_next_to_the_field_and_nothing_is_saved(
         (
             _form(kind="postal", country="DE", postal_prefix="80", code="MUC"),
             "postal_prefix",
-            "DE-80 is this territory already",
+            "DE-PC-80 is this territory already",
         ),
         (_form(kind="global"), "kind", "There is a global territory already (WORLD)"),
     ],
@@ -355,6 +355,74 @@ def test_a_duplicate_code_place_or_second_global_territory_is_refused(
     assert response.status_code == 400
     assert f'id="{field}-error"' in page and message in page
     assert _territories(app, world.a.id) == before
+
+
+def test_a_subdivision_and_a_postal_prefix_spelt_alike_can_both_be_added(
+    app, client, login_as, world
+):
+    login_as("channel_manager")
+    rhone = _form(kind="subdivision", country="FR", subdivision="FR-69")
+    lyon = _form(kind="postal", country="FR", postal_prefix="69")
+    assert post_form(client, NEW, rhone).status_code == 302
+    assert post_form(client, NEW, lyon).status_code == 302
+    assert _territories(app, world.a.id) == [
+        ("FR-69", "Rhône", "subdivision", "FR", "FR-69", None, []),
+        ("FR-PC-69", "France, postal codes 69…", "postal", "FR", None, "69", []),
+    ]
+    page = client.get(INDEX + "?country=FR").get_data(as_text=True)
+    assert "Rhône (FR-69) in France" in page and "Postal codes starting 69 in France" in page
+
+
+def test_the_service_adds_a_postal_prefix_and_then_the_subdivision_spelt_alike(app, world):
+    with app.app_context(), tenant_scope(world.a.id):
+        manager = db.session.get(User, world.a.manager.id)
+        tokyo = geo_services.create_territory(
+            {"kind": "postal", "country": "JP", "postal_prefix": "13"}, actor=manager
+        )
+        prefecture = geo_services.create_territory(
+            {"kind": "subdivision", "subdivision": "JP-13"}, actor=manager
+        )
+        assert (tokyo.code, prefecture.code) == ("JP-PC-13", "JP-13")
+        assert prefecture.name == "Tokyo" and prefecture.country == "JP"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            _form(kind="postal", country="FR", postal_prefix="69", code="fr-69"),
+            "FR-69 is the ISO 3166-2 code of Rhône; only that subdivision can have it. "
+            "Leave the code empty to use FR-PC-69, or choose another.",
+        ),
+        (
+            _form(kind="postal", country="DE", postal_prefix="80", code="DE-80"),
+            "DE-80 looks like an ISO 3166-2 code, which only a subdivision can have.",
+        ),
+        (
+            _form(kind="subdivision", country="DE", subdivision="DE-BY", code="DE-PC-80"),
+            "DE-PC-80 is the code of postal codes starting 80 in Germany; "
+            "only that prefix can have it. "
+            "Leave the code empty to use DE-BY, or choose another.",
+        ),
+        (
+            _form(kind="subdivision", country="FR", subdivision="FR-69", code="FR-75C"),
+            "FR-75C is the ISO 3166-2 code of Paris; only that subdivision can have it.",
+        ),
+        (
+            _form(kind="region", region_countries="DE, AT", code="DE"),
+            "DE is the ISO 3166-1 code of Germany; only that country can have it. Choose another.",
+        ),
+    ],
+)
+def test_a_code_that_reads_as_another_territory_is_refused_at_the_code_field(
+    app, client, login_as, world, data, message
+):
+    login_as("channel_manager")
+    response = post_form(client, NEW, data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert 'id="code-error"' in page and message in page
+    assert _territories(app, world.a.id) == []
 
 
 def test_the_same_code_in_another_tenant_is_no_duplicate(app, client, login_as, world):
@@ -423,6 +491,20 @@ def test_an_edit_cannot_take_the_code_of_another_territory(app, client, login_as
     assert "A territory with code DACH exists already" in response.get_data(as_text=True)
 
 
+def test_a_postal_prefix_still_coded_the_old_way_is_recoded_when_its_code_is_cleared(
+    app, client, login_as, world
+):
+    (munich_id,) = _add(app, world.a.id, {**MUNICH, "code": "DE-80"})
+    login_as("channel_manager")
+    url = f"/network/territories/{munich_id}/edit"
+    kept = _form(kind="postal", code="DE-80", name="Munich", country="DE", postal_prefix="80")
+    refused = post_form(client, url, kept)
+    assert refused.status_code == 400
+    assert "Leave the code empty to use DE-PC-80" in refused.get_data(as_text=True)
+    assert post_form(client, url, {**kept, "code": ""}).status_code == 302
+    assert _territories(app, world.a.id)[0][:2] == ("DE-PC-80", "Munich")
+
+
 # Deleting ----------------------------------------------------------------------------------
 
 
@@ -445,7 +527,7 @@ def test_deleting_a_covered_territory_is_refused_with_the_reason(app, client, lo
     response = _post(client, f"/network/territories/{munich_id}/delete")
     assert response.status_code == 302
     page = client.get(INDEX).get_data(as_text=True)
-    assert "3 partners cover DE-80; remove it from them first." in page
+    assert "3 partners cover DE-PC-80; remove it from them first." in page
     assert len(_territories(app, world.a.id)) == 1
 
 

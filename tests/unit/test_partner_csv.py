@@ -1,5 +1,7 @@
 """Reading, checking and planning partner CSV files, without a database."""
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,12 +14,13 @@ from portal.partners.csv_plan import COLUMNS, Catalogue, PartnerRecord
 CATALOGUE = Catalogue(
     tiers=frozenset({"Gold", "Silver"}),
     sla_policies=frozenset({"Fast"}),
-    territories=frozenset({"DE", "DE-80", "AT"}),
+    territories=frozenset({"DE", "DE-PC-80", "AT"}),
     products=frozenset({"CB", "EF"}),
 )
 HEADER = ",".join(COLUMNS)
 GOOD = (
-    "Nordlicht IT,gold,,30,de,Europe/Berlin,,Jana,jana@nordlicht.example,+49 40,DE; DE-80,CB:2; EF"
+    "Nordlicht IT,gold,,30,de,Europe/Berlin,,Jana,jana@nordlicht.example,+49 40,"
+    "DE; DE-PC-80,CB:2; EF"
 )
 
 
@@ -31,7 +34,7 @@ def test_a_good_line_becomes_a_partner_to_create_with_canonical_values():
     assert line.action == "create" and line.line == 2
     record = line.record
     assert (record.tier, record.country, record.status) == ("Gold", "DE", "active")
-    assert record.territories == {"DE", "DE-80"} and record.products == {("CB", 2), ("EF", 0)}
+    assert record.territories == {"DE", "DE-PC-80"} and record.products == {("CB", 2), ("EF", 0)}
 
 
 def test_every_problem_of_a_line_is_reported_with_its_line_number():
@@ -89,6 +92,31 @@ def test_too_many_lines_are_refused_as_a_whole():
         csv_plan.read_rows(text)
 
 
+def _line_with_territories(cell, catalogue):
+    text = "\n".join([HEADER, GOOD.replace("DE; DE-PC-80", cell)]) + "\n"
+    return csv_plan.plan(csv_plan.read_rows(text), {}, catalogue).lines[0]
+
+
+def test_an_old_postal_code_is_read_as_the_code_that_replaced_it():
+    catalogue = replace(CATALOGUE, territory_aliases={"DE-80": "DE-PC-80"})
+    line = _line_with_territories("DE; de-80", catalogue)
+    assert line.action == "create" and line.record.territories == {"DE", "DE-PC-80"}
+
+
+def test_a_code_that_is_a_territory_today_is_that_territory_and_not_an_alias():
+    catalogue = replace(
+        CATALOGUE,
+        territories=CATALOGUE.territories | {"FR-69", "FR-PC-69"},
+        territory_aliases={"FR-69": "FR-PC-69"},
+    )
+    assert _line_with_territories("FR-69", catalogue).record.territories == {"FR-69"}
+
+
+def test_an_old_postal_code_without_an_alias_is_unknown():
+    line = _line_with_territories("DE; DE-81", CATALOGUE)
+    assert line.action == "error" and line.errors == ["territories: unknown territories DE-81"]
+
+
 def test_an_unchanged_partner_is_unchanged_and_a_changed_one_lists_its_changes():
     record = _plan(GOOD).lines[0].record
     assert _plan(GOOD, existing={"nordlicht it": record}).lines[0].action == "unchanged"
@@ -101,7 +129,9 @@ names = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, ma
 )
 
 
-@given(names, st.sampled_from(["", "Fast"]), st.frozensets(st.sampled_from(["DE", "DE-80", "AT"])))
+@given(
+    names, st.sampled_from(["", "Fast"]), st.frozensets(st.sampled_from(["DE", "DE-PC-80", "AT"]))
+)
 def test_writing_then_reading_a_partner_gives_it_back_unchanged(name, policy, territories):
     record = PartnerRecord(
         name=name,

@@ -35,10 +35,10 @@ GLOBAL = TerritoryConfig(1, "global", "GLOBAL", "Global")
 EU = TerritoryConfig(2, "region", "EU", "EU", region_countries=("DE", "FR"))
 GERMANY = TerritoryConfig(3, "country", "DE", "Germany", country="DE")
 BAVARIA = TerritoryConfig(4, "subdivision", "DE-BY", "Bavaria", country="DE", subdivision="DE-BY")
-MUNICH = TerritoryConfig(5, "postal", "DE-80", "Munich", country="DE", postal_prefix="80")
-CENTRE = TerritoryConfig(6, "postal", "DE-803", "Centre", country="DE", postal_prefix="803")
+MUNICH = TerritoryConfig(5, "postal", "DE-PC-80", "Munich", country="DE", postal_prefix="80")
+CENTRE = TerritoryConfig(6, "postal", "DE-PC-803", "Centre", country="DE", postal_prefix="803")
 FRANCE = TerritoryConfig(7, "country", "FR", "France", country="FR")
-PARIS = TerritoryConfig(8, "postal", "FR-75", "Paris", country="FR", postal_prefix="75")
+PARIS = TerritoryConfig(8, "postal", "FR-PC-75", "Paris", country="FR", postal_prefix="75")
 LONDON = TerritoryConfig(
     9, "postal", "GB-SW1A-1", "Whitehall", country="GB", postal_prefix="SW1A 1"
 )
@@ -238,16 +238,16 @@ def test_territories_rank_from_the_longest_postal_prefix_down_to_global():
 
 def test_a_partner_is_matched_through_its_most_specific_territory():
     decision = decide(partner(1, GLOBAL, GERMANY, MUNICH))
-    assert decision.winner.term("territory").facts["code"] == "DE-80"
+    assert decision.winner.term("territory").facts["code"] == "DE-PC-80"
 
 
 def test_a_partner_reached_twice_at_the_same_fit_is_shown_through_the_more_specific_one():
     # Prefixes of five characters and more fit alike; the longer one is still met first.
-    five = TerritoryConfig(11, "postal", "DE-80331", "", country="DE", postal_prefix="80331")
-    six = TerritoryConfig(12, "postal", "DE-803311", "", country="DE", postal_prefix="803311")
+    five = TerritoryConfig(11, "postal", "DE-PC-80331", "", country="DE", postal_prefix="80331")
+    six = TerritoryConfig(12, "postal", "DE-PC-803311", "", country="DE", postal_prefix="803311")
     index = build_index(RoutingConfig(1, (partner(1, five, six),), (five, six)))
     decision = route(index, lead(postal_code="8033112"), Load(), NOW)
-    assert decision.winner.term("territory").facts["code"] == "DE-803311"
+    assert decision.winner.term("territory").facts["code"] == "DE-PC-803311"
     assert decision.winner == decision.candidates[0]
 
 

@@ -1,6 +1,11 @@
 """Territory rules in plain Python: codes and places, defaults, and territories in words."""
 
+import re
+
+import pycountry
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from portal.partners import territory_rules as rules
 from portal.partners import validation
@@ -10,7 +15,7 @@ from portal.partners.validation import InvalidValue
 
 
 @pytest.mark.parametrize(
-    ("raw", "expected"), [("dach", "DACH"), (" de-80 ", "DE-80"), ("p_1", "P_1")]
+    ("raw", "expected"), [("dach", "DACH"), (" de-pc-80 ", "DE-PC-80"), ("p_1", "P_1")]
 )
 def test_a_code_is_normalised_to_upper_case(raw, expected):
     assert validation.code(raw) == expected
@@ -94,8 +99,10 @@ def test_kinds_run_from_global_to_postal_and_unknown_kinds_sort_last():
         ("global", None, None, None, "GLOBAL"),
         ("country", "DE", None, None, "DE"),
         ("subdivision", "DE", "DE-BY", None, "DE-BY"),
-        ("postal", "DE", None, "80", "DE-80"),
-        ("postal", "GB", None, "SW1A 1", "GB-SW1A-1"),
+        ("postal", "DE", None, "80", "DE-PC-80"),
+        ("postal", "GB", None, "SW1A 1", "GB-PC-SW1A-1"),
+        ("postal", "FR", None, "69", "FR-PC-69"),
+        ("postal", "PL", None, "00-950", "PL-PC-00-950"),
         ("postal", None, None, "80", None),
         ("region", None, None, None, None),
     ],
@@ -105,7 +112,185 @@ def test_default_codes_follow_iso_3166(kind, country, subdivision, prefix, expec
 
 
 def test_default_codes_are_valid_codes():
-    assert validation.code(rules.default_code("postal", "GB", None, "SW1A 1")) == "GB-SW1A-1"
+    assert validation.code(rules.default_code("postal", "GB", None, "SW1A 1")) == "GB-PC-SW1A-1"
+
+
+ISO_3166_2 = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
+SUBDIVISION_CODES = frozenset(s.code for s in pycountry.subdivisions)
+
+
+def test_every_iso_3166_2_code_has_the_shape_postal_codes_stay_out_of():
+    assert all(ISO_3166_2.match(code) for code in SUBDIVISION_CODES)
+    # A letter and digits will not do: Nepal's provinces are NP-P1 to NP-P7.
+    assert "NP-P1" in SUBDIVISION_CODES
+
+
+@given(
+    st.sampled_from(sorted(c.alpha_2 for c in pycountry.countries)),
+    st.from_regex(r"[A-Z0-9][A-Z0-9 -]{0,9}", fullmatch=True),
+)
+def test_no_postal_default_code_has_the_shape_of_a_subdivision_code(country, raw_prefix):
+    prefix = validation.postal_prefix(raw_prefix)
+    code = rules.default_code("postal", country, None, prefix)
+    assert validation.code(code) == code and len(code) <= 40
+    assert not ISO_3166_2.match(code)
+    assert rules.code_clash("postal", code, country, None, prefix) is None
+
+
+def test_postal_prefixes_spelt_like_every_subdivision_get_codes_apart_from_them():
+    for code in SUBDIVISION_CODES:
+        country, suffix = code.split("-")
+        postal = rules.default_code("postal", country, None, suffix)
+        assert postal == f"{country}-PC-{suffix}" and postal not in SUBDIVISION_CODES
+
+
+@pytest.mark.parametrize(
+    ("subdivision", "prefix"), [("FR-69", "69"), ("JP-13", "13"), ("NP-P1", "P1")]
+)
+def test_a_subdivision_and_a_postal_prefix_spelt_alike_get_different_codes(subdivision, prefix):
+    country = subdivision[:2]
+    as_subdivision = rules.default_code("subdivision", country, subdivision, None)
+    as_postal = rules.default_code("postal", country, None, prefix)
+    assert as_subdivision == subdivision and as_postal == f"{country}-PC-{prefix}"
+    assert rules.code_clash("subdivision", as_subdivision, country, subdivision, None) is None
+    assert rules.code_clash("postal", as_postal, country, None, prefix) is None
+
+
+def test_the_old_postal_code_is_country_dash_prefix():
+    assert rules.legacy_postal_code("GB", "SW1A 1") == "GB-SW1A-1"
+    assert rules.legacy_postal_code("DE", "80") == "DE-80"
+
+
+# Codes that read as another territory ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "country", "subdivision", "prefix"),
+    [
+        ("global", None, None, None),
+        ("country", "DE", None, None),
+        ("subdivision", "FR", "FR-69", None),
+        ("postal", "FR", None, "69"),
+        ("postal", "GB", None, "SW1A 1"),
+    ],
+)
+def test_every_default_code_reads_as_its_own_territory(kind, country, subdivision, prefix):
+    code = rules.default_code(kind, country, subdivision, prefix)
+    assert rules.code_clash(kind, code, country, subdivision, prefix) is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "code", "country", "subdivision", "prefix"),
+    [
+        ("region", "DACH", None, None, None),
+        ("region", "EU-N", None, None, None),
+        ("global", "WORLD", None, None, None),
+        ("country", "GERMANY", "DE", None, None),
+        ("subdivision", "BAVARIA", "DE", "DE-BY", None),
+        ("postal", "MUNICH", "DE", None, "80"),
+        ("postal", "DE-MUNICH", "DE", None, "80"),
+    ],
+)
+def test_codes_of_no_reserved_shape_are_free(kind, code, country, subdivision, prefix):
+    assert rules.code_clash(kind, code, country, subdivision, prefix) is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "code", "country", "subdivision", "prefix", "message"),
+    [
+        (
+            "postal",
+            "FR-69",
+            "FR",
+            None,
+            "69",
+            "FR-69 is the ISO 3166-2 code of Rhône; only that subdivision can have it. "
+            "Leave the code empty to use FR-PC-69, or choose another.",
+        ),
+        (
+            "postal",
+            "DE-80",
+            "DE",
+            None,
+            "80",
+            "DE-80 looks like an ISO 3166-2 code, which only a subdivision can have. "
+            "Leave the code empty to use DE-PC-80, or choose another.",
+        ),
+        (
+            "subdivision",
+            "DE-BE",
+            "DE",
+            "DE-BY",
+            None,
+            "DE-BE is the ISO 3166-2 code of Berlin; only that subdivision can have it. "
+            "Leave the code empty to use DE-BY, or choose another.",
+        ),
+        (
+            "subdivision",
+            "DE-PC-80",
+            "DE",
+            "DE-BY",
+            None,
+            "DE-PC-80 is the code of postal codes starting 80 in Germany; "
+            "only that prefix can have it. "
+            "Leave the code empty to use DE-BY, or choose another.",
+        ),
+        (
+            "postal",
+            "DE-PC-81",
+            "DE",
+            None,
+            "80",
+            "DE-PC-81 is the code of postal codes starting 81 in Germany; "
+            "only that prefix can have it. "
+            "Leave the code empty to use DE-PC-80, or choose another.",
+        ),
+        (
+            "country",
+            "DE",
+            "AT",
+            None,
+            None,
+            "DE is the ISO 3166-1 code of Germany; only that country can have it. "
+            "Leave the code empty to use AT, or choose another.",
+        ),
+        (
+            "region",
+            "FR",
+            None,
+            None,
+            None,
+            "FR is the ISO 3166-1 code of France; only that country can have it. Choose another.",
+        ),
+        (
+            "region",
+            "DE-N",
+            None,
+            None,
+            None,
+            "DE-N looks like an ISO 3166-2 code, which only a subdivision can have. "
+            "Choose another.",
+        ),
+    ],
+)
+def test_a_code_that_reads_as_another_territory_is_explained(
+    kind, code, country, subdivision, prefix, message
+):
+    assert rules.code_clash(kind, code, country, subdivision, prefix) == message
+
+
+def test_old_postal_codes_stand_for_the_default_codes_that_replaced_them():
+    postal = [
+        ("DE-PC-80", "DE", "80"),
+        ("FR-PC-69", "FR", "69"),
+        ("MUNICH", "DE", "81"),
+        ("GB-PC-SW1A-1", "GB", "SW1A 1"),
+    ]
+    codes = {"DE-PC-80", "FR-PC-69", "MUNICH", "GB-PC-SW1A-1", "FR-69"}
+    assert rules.legacy_postal_aliases(postal, codes) == {
+        "DE-80": "DE-PC-80",
+        "GB-SW1A-1": "GB-PC-SW1A-1",
+    }
 
 
 @pytest.mark.parametrize(
@@ -115,7 +300,7 @@ def test_default_codes_are_valid_codes():
         ("region", "DACH", None, None, None, "DACH"),
         ("country", "DE", "DE", None, None, "Germany"),
         ("subdivision", "DE-BY", "DE", "DE-BY", None, "Bayern"),
-        ("postal", "DE-80", "DE", None, "80", "Germany, postal codes 80…"),
+        ("postal", "DE-PC-80", "DE", None, "80", "Germany, postal codes 80…"),
         ("postal", None, None, None, "80", None),
     ],
 )
