@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import NumberInput
@@ -89,3 +89,46 @@ class DirectSalesForm(PortalForm):
 
 class RetryForm(PortalForm):
     """A button: the CSRF token is all it carries."""
+
+
+FALLBACK_CHOICES = [
+    SelectChoice("none", "Nobody: leave it in the unroutable queue"),
+    SelectChoice("partner", "A default partner"),
+    SelectChoice("direct_sales", "Direct sales"),
+]
+
+
+class FallbackForm(PortalForm):
+    fallback_kind = RadioField(
+        "Where a lead goes when no partner is eligible", choices=FALLBACK_CHOICES
+    )
+    fallback_partner_id = SelectField("Default partner", validate_choice=False)
+
+    def set_partners(self, partners: list[object]) -> None:
+        self.fallback_partner_id.choices = [SelectChoice("", "Choose a partner")] + [
+            SelectChoice(str(p.id), p.name)  # type: ignore[attr-defined]
+            for p in partners
+        ]
+
+    def values(self) -> dict[str, object]:
+        return {
+            "fallback_kind": self.fallback_kind.data,
+            "fallback_partner_id": self.fallback_partner_id.data,
+        }
+
+
+class FairnessForm(PortalForm):
+    fairness_cap_percent = StringField(
+        "Highest share of a territory's offers one partner may get, in percent (empty: no cap)",
+        widget=NumberInput(min=1, max=100, step=1),
+    )
+    fairness_window_days = StringField(
+        "Counted over the last (days)", widget=NumberInput(min=1, max=365, step=1)
+    )
+    fairness_min_offers = StringField(
+        "Only in territories with at least this many offers in that time",
+        widget=NumberInput(min=0, step=1),
+    )
+
+    def values(self) -> dict[str, object]:
+        return {name: self[name].data for name in self._fields if name != "csrf_token"}

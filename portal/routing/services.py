@@ -18,9 +18,9 @@ from portal import audit, money
 from portal.errors import NotFound, ValidationFailed
 from portal.extensions import db
 from portal.partners import validation
-from portal.partners.models import Tier
+from portal.partners.models import Partner, Tier
 from portal.partners.validation import InvalidValue
-from portal.routing.models import SEGMENT_BASES, RoutingSettings, SegmentRule
+from portal.routing.models import FALLBACK_KINDS, SEGMENT_BASES, RoutingSettings, SegmentRule
 from portal.routing.segments import (
     DEAL_SIZE,
     EMPLOYEES,
@@ -360,3 +360,161 @@ def save_weights(raw: Mapping[str, Any], *, actor: Any) -> RoutingSettings:
 def reset_weights(*, actor: Any) -> RoutingSettings:
     """Put the routing score's weights back to the defaults (40/20/20/10/10)."""
     return _write_weights(DEFAULT_WEIGHTS, "routing_settings.reset", actor)
+
+
+# Fallback and fairness cap ----------------------------------------------------------------
+
+FALLBACK_WORDS = {
+    "none": "Nobody: the lead waits in the unroutable queue for a channel manager.",
+    "partner": "A default partner takes it, whatever its territories, products and load.",
+    "direct_sales": "Direct sales: the lead leaves the programme for the vendor's own team.",
+}
+MAX_WINDOW_DAYS = 365
+MAX_MIN_OFFERS = 10_000
+
+
+def partner_choices() -> list[Partner]:
+    """Active partners, by name, for the default-partner select."""
+    return list(
+        db.session.scalars(
+            sa.select(Partner).where(Partner.status == "active").order_by(Partner.name)
+        )
+    )
+
+
+def fallback_form_data() -> dict[str, Any]:
+    settings = routing_settings()
+    return {
+        "fallback_kind": settings.fallback_kind,
+        "fallback_partner_id": settings.fallback_partner_id,
+    }
+
+
+def _clean_fallback(raw: Mapping[str, Any]) -> dict[str, Any]:
+    kind = raw.get("fallback_kind")
+    if kind not in FALLBACK_KINDS:
+        raise ValidationFailed({"fallback_kind": "Choose where such leads go."})
+    if kind != "partner":
+        return {"fallback_kind": kind, "fallback_partner_id": None}
+    partner_id = raw.get("fallback_partner_id")
+    partner = None
+    if str(partner_id or "").isdigit():
+        partner = db.session.scalar(sa.select(Partner).where(Partner.id == int(partner_id)))
+    if partner is None:
+        raise ValidationFailed({"fallback_partner_id": "Choose the default partner."})
+    if partner.status != "active":
+        raise ValidationFailed(
+            {
+                "fallback_partner_id": (
+                    f"{partner.name} is {partner.status}; a default partner must be active."
+                )
+            }
+        )
+    return {"fallback_kind": kind, "fallback_partner_id": partner.id}
+
+
+def save_fallback(raw: Mapping[str, Any], *, actor: Any) -> RoutingSettings:
+    """Where leads go that no partner is eligible for: nobody, a default partner, direct sales."""
+    values = _clean_fallback(raw)
+    settings = routing_settings()
+    changes = audit.apply_changes(settings, values)
+    if changes:
+        audit.record(
+            db.session,
+            actor=actor,
+            action="routing_settings.fallback",
+            obj=settings,
+            changes=changes,
+        )
+        note_config_change()
+    db.session.commit()
+    return settings
+
+
+def fairness_form_data() -> dict[str, Any]:
+    settings = routing_settings()
+    return {
+        "fairness_cap_percent": (
+            "" if settings.fairness_cap_percent is None else str(settings.fairness_cap_percent)
+        ),
+        "fairness_window_days": str(settings.fairness_window_days),
+        "fairness_min_offers": str(settings.fairness_min_offers),
+    }
+
+
+def _whole(raw: Any, low: int, high: int, words: str) -> int:
+    text = str(raw if raw is not None else "").strip().replace(",", "")
+    if not re.fullmatch(r"-?\d+", text) or not low <= int(text) <= high:
+        raise InvalidValue(f"Give a whole number of {words} from {low:,} to {high:,}.")
+    return int(text)
+
+
+def _clean_fairness(raw: Mapping[str, Any]) -> dict[str, Any]:
+    errors = _Errors()
+    percent_text = str(raw.get("fairness_cap_percent") or "").strip().removesuffix("%").strip()
+    percent = None
+    if percent_text:
+        percent = errors.check("fairness_cap_percent", _whole, percent_text, 1, 100, "percent")
+    values = {
+        "fairness_cap_percent": percent,
+        "fairness_window_days": errors.check(
+            "fairness_window_days",
+            _whole,
+            raw.get("fairness_window_days"),
+            1,
+            MAX_WINDOW_DAYS,
+            "days",
+        ),
+        "fairness_min_offers": errors.check(
+            "fairness_min_offers",
+            _whole,
+            raw.get("fairness_min_offers"),
+            0,
+            MAX_MIN_OFFERS,
+            "offers",
+        ),
+    }
+    if errors:
+        raise ValidationFailed(dict(errors))
+    return values
+
+
+def save_fairness(raw: Mapping[str, Any], *, actor: Any) -> RoutingSettings:
+    """The fairness cap: a share of a territory's offers in a rolling window; empty for none."""
+    values = _clean_fairness(raw)
+    settings = routing_settings()
+    changes = audit.apply_changes(settings, values)
+    if changes:
+        audit.record(
+            db.session,
+            actor=actor,
+            action="routing_settings.fairness",
+            obj=settings,
+            changes=changes,
+        )
+        note_config_change()
+    db.session.commit()
+    return settings
+
+
+def fallback_words(settings: RoutingSettings) -> str:
+    if settings.fallback_kind == "partner" and settings.fallback_partner is not None:
+        partner = settings.fallback_partner
+        state = (
+            ""
+            if partner.status == "active"
+            else f" (now {partner.status}: leads wait in the queue)"
+        )
+        return f"The default partner, {partner.name}{state}, takes it."
+    return FALLBACK_WORDS.get(settings.fallback_kind, settings.fallback_kind)
+
+
+def fairness_words(settings: RoutingSettings) -> str:
+    if settings.fairness_cap_percent is None:
+        return "No cap: the score alone decides, however often one partner wins."
+    return (
+        f"No partner gets more than {settings.fairness_cap_percent}% of a territory's offers over "
+        f"the last {settings.fairness_window_days} days while another eligible partner has room; "
+        f"territories with fewer than {settings.fairness_min_offers} offers in that time are not "
+        "capped."
+    )

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from portal.errors import NotFound, ValidationFailed
 from portal.routing import services
-from portal.routing.forms import SegmentRuleForm, WeightsForm
+from portal.routing.forms import FairnessForm, FallbackForm, SegmentRuleForm, WeightsForm
 from portal.tenancy.policy import requires
 from portal.tenancy.roles import Permission
 from portal.web.errors import not_found
@@ -85,15 +85,31 @@ def delete_segment(rule_id: int) -> Any:
 # Routing settings -------------------------------------------------------------------------
 
 
-def _settings_page(form: WeightsForm, status: int = 200) -> Any:
-    page = render_template("routing/settings.html", form=form, rows=services.weight_rows())
+def _settings_page(
+    form: WeightsForm | None = None,
+    fallback: FallbackForm | None = None,
+    fairness: FairnessForm | None = None,
+    status: int = 200,
+) -> Any:
+    settings = services.routing_settings()
+    fallback = fallback or FallbackForm(formdata=None, data=services.fallback_form_data())
+    fallback.set_partners(services.partner_choices())
+    page = render_template(
+        "routing/settings.html",
+        form=form or WeightsForm(formdata=None, obj=settings),
+        fallback=fallback,
+        fairness=fairness or FairnessForm(formdata=None, data=services.fairness_form_data()),
+        rows=services.weight_rows(),
+        fallback_words=services.fallback_words(settings),
+        fairness_words=services.fairness_words(settings),
+    )
     return page, status
 
 
 @bp.route("/routing/")
 @requires(Permission.VIEW_NETWORK)
 def settings() -> Any:
-    return _settings_page(WeightsForm(obj=services.routing_settings()))
+    return _settings_page()
 
 
 @bp.route("/routing/weights", methods=["POST"])
@@ -108,7 +124,38 @@ def save_weights() -> Any:
         else:
             flash("Routing weights saved. New leads are routed with them.", "success")
             return redirect(url_for("routing.settings"))
-    return _settings_page(form, 400)
+    return _settings_page(form, status=400)
+
+
+@bp.route("/routing/fallback", methods=["POST"])
+@requires(Permission.MANAGE_NETWORK)
+def save_fallback() -> Any:
+    form = FallbackForm()
+    form.set_partners(services.partner_choices())
+    if form.validate_on_submit():
+        try:
+            services.save_fallback(form.values(), actor=current_user)
+        except ValidationFailed as exc:
+            form.attach_errors(exc)
+        else:
+            flash("Fallback saved. Leads no partner can take go there from now on.", "success")
+            return redirect(url_for("routing.settings"))
+    return _settings_page(fallback=form, status=400)
+
+
+@bp.route("/routing/fairness", methods=["POST"])
+@requires(Permission.MANAGE_NETWORK)
+def save_fairness() -> Any:
+    form = FairnessForm()
+    if form.validate_on_submit():
+        try:
+            services.save_fairness(form.values(), actor=current_user)
+        except ValidationFailed as exc:
+            form.attach_errors(exc)
+        else:
+            flash("Fairness cap saved. New leads are routed with it.", "success")
+            return redirect(url_for("routing.settings"))
+    return _settings_page(fairness=form, status=400)
 
 
 @bp.route("/routing/reset", methods=["POST"])

@@ -251,3 +251,22 @@ def test_routing_never_crosses_tenants(app, world):
             world.b.partner_id,
             world.b.other_partner_id,
         }
+
+
+def test_the_fairness_cap_passes_over_a_partner_with_too_large_a_share(app, world):
+    ids = programme(app, world.a.id)
+    set_routing(app, world.a.id, fairness_cap_percent=50, fairness_min_offers=2)
+    winners = []
+    for n in range(4):
+        lead_id = take_in(app, world.a.id, contact_email=f"c@firm{n}.example")
+        winners.append(offers_of(app, world.a.id, lead_id)[0].partner_id)
+    # Below two offers in its territory the cap does not apply; from then on Berlin Nord
+    # holds all of them, so the next eligible partner with room takes the lead.
+    assert winners[:2] == [ids["berlin"], ids["berlin"]]
+    assert ids["berlin"] not in winners[2:]
+    with app.app_context(), tenant_scope(world.a.id):
+        later = db.session.scalars(
+            sa.select(Offer).where(Offer.partner_id != ids["berlin"]).order_by(Offer.id)
+        ).first()
+        excluded = {e["partner_name"]: e["reasons"] for e in later.explanation["exclusions"]}
+    assert "over_fairness_cap" in excluded["Berlin Nord"]

@@ -169,3 +169,137 @@ def test_the_service_creates_missing_settings_with_the_defaults(app, world):
         assert [row.share_text for row in services.weight_rows()] == [
             "40%", "20%", "20%", "10%", "10%",
         ]  # fmt: skip
+
+
+# Fallback and fairness cap ------------------------------------------------------------------
+
+FALLBACK = "/network/routing/fallback"
+FAIRNESS = "/network/routing/fairness"
+
+
+def _settings(app, tenant_id):
+    with app.app_context(), tenant_scope(tenant_id):
+        settings = db.session.scalar(sa.select(RoutingSettings))
+        return (
+            settings.fallback_kind,
+            settings.fallback_partner_id,
+            settings.fairness_cap_percent,
+            settings.fairness_window_days,
+            settings.fairness_min_offers,
+        )
+
+
+def test_the_page_says_where_unroutable_leads_go_and_that_there_is_no_cap(client, login_as):
+    login_as("vendor_staff")
+    page = client.get(PAGE).get_data(as_text=True)
+    assert "Now: Nobody: the lead waits in the unroutable queue" in page
+    assert "Now: No cap" in page
+    assert 'data-testid="fallback-form"' not in page  # staff read, managers change
+
+
+def test_a_manager_names_a_default_partner_which_is_audited(app, client, login_as, world):
+    login_as("channel_manager")
+    before = _version(app, world)
+    response = post_form(
+        client,
+        FALLBACK,
+        {"fallback_kind": "partner", "fallback_partner_id": str(world.a.partner_id)},
+        page=PAGE,
+    )
+    assert response.status_code == 302
+    assert _settings(app, world.a.id)[:2] == ("partner", world.a.partner_id)
+    assert _version(app, world) == before + 1
+    assert "routing_settings.fallback" in _actions(app, world)
+    page = client.get(PAGE).get_data(as_text=True)
+    assert "Now: The default partner, Partner" in page
+    post_form(client, FALLBACK, {"fallback_kind": "direct_sales"}, page=PAGE)
+    assert _settings(app, world.a.id)[:2] == ("direct_sales", None)
+
+
+@pytest.mark.parametrize(
+    ("form", "field", "message"),
+    [
+        ({"fallback_kind": "partner"}, "fallback_partner_id", "Choose the default partner"),
+        ({"fallback_kind": "partner", "fallback_partner_id": "99999"}, "fallback_partner_id", ""),
+        ({"fallback_kind": "elsewhere"}, "fallback_kind", ""),
+    ],
+)
+def test_a_bad_fallback_is_shown_at_its_field_and_nothing_changes(
+    app, client, login_as, world, form, field, message
+):
+    login_as("channel_manager")
+    response = post_form(client, FALLBACK, form, page=PAGE)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and f'id="{field}-error"' in page and message in page
+    assert _settings(app, world.a.id)[:2] == ("none", None)
+
+
+def test_another_tenants_partner_cannot_be_the_default(app, client, login_as, world):
+    login_as("channel_manager")
+    response = post_form(
+        client,
+        FALLBACK,
+        {"fallback_kind": "partner", "fallback_partner_id": str(world.b.partner_id)},
+        page=PAGE,
+    )
+    assert response.status_code == 400
+    assert _settings(app, world.a.id)[:2] == ("none", None)
+
+
+def test_a_paused_partner_cannot_be_the_default(app, client, login_as, world):
+    from portal.partners.models import Partner
+
+    with app.app_context(), tenant_scope(world.a.id):
+        db.session.get(Partner, world.a.partner_id).status = "paused"
+        db.session.commit()
+    login_as("channel_manager")
+    response = post_form(
+        client,
+        FALLBACK,
+        {"fallback_kind": "partner", "fallback_partner_id": str(world.a.partner_id)},
+        page=PAGE,
+    )
+    assert response.status_code == 400 and "must be active" in response.get_data(as_text=True)
+
+
+def test_a_manager_sets_and_clears_the_fairness_cap(app, client, login_as, world):
+    login_as("channel_manager")
+    form = {"fairness_cap_percent": "40", "fairness_window_days": "14", "fairness_min_offers": "5"}
+    assert post_form(client, FAIRNESS, form, page=PAGE).status_code == 302
+    assert _settings(app, world.a.id)[2:] == (40, 14, 5)
+    assert "routing_settings.fairness" in _actions(app, world)
+    page = client.get(PAGE).get_data(as_text=True)
+    assert "more than 40% of a territory&#39;s offers over the last 14 days" in page
+    form["fairness_cap_percent"] = ""
+    post_form(client, FAIRNESS, form, page=PAGE)
+    assert _settings(app, world.a.id)[2:] == (None, 14, 5)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("fairness_cap_percent", "0"),
+        ("fairness_cap_percent", "150"),
+        ("fairness_cap_percent", "half"),
+        ("fairness_window_days", "0"),
+        ("fairness_window_days", ""),
+        ("fairness_min_offers", "-1"),
+    ],
+)
+def test_a_bad_fairness_value_is_shown_at_its_field(app, client, login_as, world, field, value):
+    login_as("channel_manager")
+    form = {"fairness_cap_percent": "40", "fairness_window_days": "30", "fairness_min_offers": "10"}
+    form[field] = value
+    response = post_form(client, FAIRNESS, form, page=PAGE)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and f'id="{field}-error"' in page
+    assert _settings(app, world.a.id)[2:] == (None, 30, 10)
+
+
+def test_lower_roles_cannot_change_fallback_or_fairness(app, client, login_as, world):
+    login_as("vendor_staff")
+    token = csrf_token(client, PAGE)
+    for url in (FALLBACK, FAIRNESS):
+        response = client.post(url, data={"csrf_token": token, "fallback_kind": "direct_sales"})
+        assert response.status_code == 403
+    assert _settings(app, world.a.id) == ("none", None, None, 30, 10)
