@@ -796,3 +796,79 @@ def test_every_candidate_and_exclusion_can_be_worded(partners, facts, loads, cap
         assert why(candidate).startswith(candidate.partner_name)
     for exclusion in decision.exclusions:
         assert why_not(exclusion).startswith(f"{exclusion.partner_name} was not eligible: ")
+
+
+@settings(max_examples=200, deadline=None)
+@given(partners_strategy, st.lists(leads_strategy, min_size=1, max_size=25), loads_strategy)
+def test_leads_routed_one_after_another_never_overfill_a_partner_or_repeat_one(
+    partners, leads, loads
+):
+    """As live routing does: each offer counts at once, and a rejected lead goes on to a
+    partner that has not had it."""
+    index = network(partners)
+    busy = {
+        pid: PartnerLoad(p.open_offers, p.accepted_open, p.last_offered_at)
+        for pid, p in loads.items()
+    }
+    for facts in leads:
+        had = set(facts.partners_had)
+        for _ in range(3):  # offered, rejected, offered again...
+            decision = route(
+                index, replace(facts, partners_had=frozenset(had)), Load(dict(busy)), NOW
+            )
+            if decision.outcome != Outcome.ROUTED:
+                break
+            winner = index.partners[decision.partner_id]
+            before = busy.get(winner.id, PartnerLoad())
+            assert before.busy < winner.capacity and winner.id not in had
+            busy[winner.id] = PartnerLoad(before.open_offers + 1, before.accepted_open, NOW)
+            had.add(winner.id)
+
+
+@settings(max_examples=200, deadline=None)
+@given(partners_strategy, leads_strategy, loads_strategy)
+def test_each_candidate_is_matched_through_its_most_specific_territory(partners, facts, loads):
+    from portal.routing.index import territory_fit
+
+    index = network(partners)
+    decision = route(index, facts, Load(loads), NOW)
+    for candidate in decision.candidates:
+        territory_id = candidate.term("territory").facts["territory_id"]
+        holding = [
+            index.territories[tid]
+            for tid in index.partners[candidate.partner_id].territory_ids
+            if holds(index.territories[tid], facts)
+        ]
+        best = max(territory_fit(t) for t in holding)
+        assert territory_fit(index.territories[territory_id]) == best
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(TERRITORIES), min_size=2, max_size=2, unique=True),
+    leads_strategy.filter(lambda f: f.product_id == SECURITY),
+    st.integers(1, 50),
+)
+def test_with_all_else_equal_the_more_specific_territory_wins(pair, facts, weight):
+    from portal.routing.index import territory_fit
+
+    facts = replace(facts, partners_had=frozenset(), employees=None, deal_size_minor=None)
+    first, second = (partner(1, pair[0]), partner(2, pair[1]))
+    decision = decide(first, second, facts=facts, weights=Weights(weight, 0, 0, 0, 0))
+    reachable = [t for t in pair if holds(t, facts)]
+    if not reachable:
+        assert decision.outcome == Outcome.UNROUTABLE
+        return
+    fits = {1: territory_fit(pair[0]) if holds(pair[0], facts) else -1,
+            2: territory_fit(pair[1]) if holds(pair[1], facts) else -1}  # fmt: skip
+    best = max(fits.values())
+    winners = [pid for pid, fit in fits.items() if fit == best]
+    assert decision.partner_id == min(winners)
+
+
+@settings(max_examples=100, deadline=None)
+@given(partners_strategy, leads_strategy, loads_strategy, caps_strategy, offers_strategy)
+def test_the_same_inputs_give_the_same_decision(partners, facts, loads, cap, offers):
+    first = route(network(partners, cap=cap), facts, Load(loads, offers), NOW)
+    again = route(network(partners, cap=cap), facts, Load(dict(loads), dict(offers)), NOW)
+    assert first.to_dict() == again.to_dict()
