@@ -270,3 +270,38 @@ def test_the_fairness_cap_passes_over_a_partner_with_too_large_a_share(app, worl
         ).first()
         excluded = {e["partner_name"]: e["reasons"] for e in later.explanation["exclusions"]}
     assert "over_fairness_cap" in excluded["Berlin Nord"]
+
+
+def test_a_tenant_without_partners_leaves_its_mqls_unroutable(app):
+    from portal.tenancy.seeding import seed_defaults
+    from tests.factories import TenantFactory
+
+    with app.app_context():
+        tenant = TenantFactory(slug="lonely")
+        with tenant_scope(tenant.id):
+            seed_defaults()
+            settings = db.session.scalar(sa.select(QualificationSettings))
+            settings.mql_threshold, settings.required_fields = 0, []
+            ProductFactory(code="CB", name="Cloud Backup")
+            db.session.commit()
+        tenant_id = tenant.id
+    lead_id = take_in(app, tenant_id)
+    state, events = lead_and_events(app, tenant_id, lead_id)
+    assert state == "unroutable" and events[-1].data["exclusions_total"] == 0
+    assert events[-1].data["eligible"] == 0
+
+
+def test_a_suspended_partner_keeps_its_offers_and_gets_no_new_ones(app, world):
+    ids = programme(app, world.a.id)
+    first = take_in(app, world.a.id)
+    with app.app_context(), tenant_scope(world.a.id):
+        db.session.get(Partner, ids["berlin"]).status = "suspended"
+        note_config_change()
+        db.session.commit()
+    second = take_in(app, world.a.id, contact_email="lena@havel.example")
+    [kept] = offers_of(app, world.a.id, first)
+    assert (kept.partner_id, kept.state) == (ids["berlin"], "open")
+    [offer] = offers_of(app, world.a.id, second)
+    assert offer.partner_id == ids["germany"]
+    excluded = {e["partner_name"]: e["reasons"] for e in offer.explanation["exclusions"]}
+    assert excluded["Berlin Nord"] == ["inactive"]
