@@ -57,6 +57,8 @@ TRANSITIONS: dict[tuple[LeadState, Action], LeadState] = {
     (S.MQL, A.ROUTE): S.OFFERED,
     (S.MQL, A.NO_PARTNER): S.UNROUTABLE,
     (S.UNROUTABLE, A.ASSIGN): S.OFFERED,
+    # A manager reassigning a lead recalls its offer, then assigns it from mql.
+    (S.MQL, A.ASSIGN): S.OFFERED,
     (S.UNROUTABLE, A.ROUTE): S.OFFERED,
     (S.OFFERED, A.ACCEPT): S.ACCEPTED,
     (S.OFFERED, A.REJECT): S.MQL,

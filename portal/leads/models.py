@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,6 +48,12 @@ class Lead(TenantScoped, Timestamped, Base):
             name="duplicate_resolution",
         ),
         sa.CheckConstraint("(state = 'merged') = (merged_into_id IS NOT NULL)", name="merged_into"),
+        sa.CheckConstraint(
+            "opportunity_minor IS NULL OR opportunity_minor > 0", name="opportunity_positive"
+        ),
+        sa.CheckConstraint("won_minor IS NULL OR won_minor > 0", name="won_positive"),
+        # Accepted leads nobody has updated for a while are flagged stale.
+        sa.Index("ix_lead_tenant_state_partner_update", "tenant_id", "state", "partner_updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -90,6 +96,17 @@ class Lead(TenantScoped, Timestamped, Base):
     merged_into_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("lead.id", ondelete="RESTRICT"), index=True
     )
+
+    # The partner's side once it accepted: the opportunity (SQL), then won or lost.
+    opportunity_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+    opportunity_currency: Mapped[str | None] = mapped_column(sa.String(3))
+    expected_close_on: Mapped[date | None]
+    won_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+    won_currency: Mapped[str | None] = mapped_column(sa.String(3))
+    closed_on: Mapped[date | None]
+    lost_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    # When the partner holding the lead last moved or updated it; stale after too long.
+    partner_updated_at: Mapped[datetime | None]
 
     product: Mapped[Product | None] = relationship()
     duplicate_of: Mapped[Lead | None] = relationship(
@@ -143,6 +160,14 @@ class Offer(TenantScoped, Base):
     territory_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("territory.id", ondelete="SET NULL")
     )
+    # Who answered: a partner user (accept, reject) or a manager (recall); None for expiry.
+    decided_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    # The reminder points (percent of the SLA window) already sent, so each goes out once.
+    reminders_sent: Mapped[list[Any]] = mapped_column(
+        sa.JSON, default=list, server_default=sa.text("'[]'")
+    )
     # Set when a channel manager chose the partner by hand instead of the engine.
     assigned_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("user_account.id", ondelete="SET NULL")
@@ -151,7 +176,8 @@ class Offer(TenantScoped, Base):
     lead: Mapped[Lead] = relationship(back_populates="offers")
     partner: Mapped[Partner] = relationship()
     territory: Mapped[Territory | None] = relationship()
-    assigned_by: Mapped[User | None] = relationship()
+    assigned_by: Mapped[User | None] = relationship(foreign_keys=[assigned_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
 
 
 class LeadEvent(TenantScoped, Base):

@@ -21,8 +21,9 @@ import sqlalchemy as sa
 from portal.db import utcnow
 from portal.extensions import db
 from portal.leads.intake import add_event
-from portal.leads.lifecycle import Action, LeadState, next_state
+from portal.leads.lifecycle import Action, LeadState
 from portal.leads.models import Lead, Offer
+from portal.leads.transitions import move
 from portal.partners.models import (
     Partner,
     PartnerProduct,
@@ -339,22 +340,6 @@ def explanation(decision: Decision, index: RoutingIndex) -> dict[str, Any]:
 
 def _names(index: RoutingIndex) -> Mapping[int, str]:
     return {pid: partner.name for pid, partner in index.partners.items()}
-
-
-def move(lead: Lead, action: Action, now: datetime) -> LeadState | None:
-    """Move the lead on if it is still where routing found it; None if it moved meanwhile."""
-    before = LeadState(lead.state)
-    after = next_state(before, action)
-    moved = db.session.execute(
-        sa.update(Lead)
-        .where(Lead.id == lead.id, Lead.state == before.value)
-        .values(state=after.value, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not moved:
-        return None
-    sa.orm.attributes.set_committed_value(lead, "state", after.value)
-    return before
 
 
 def make_offer(

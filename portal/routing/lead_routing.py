@@ -22,6 +22,7 @@ from portal.extensions import db
 from portal.leads.intake import actor_label, add_event
 from portal.leads.lifecycle import Action, LeadState
 from portal.leads.models import Lead, LeadEvent, Offer
+from portal.leads.transitions import move
 from portal.partners.models import Partner
 from portal.routing import dispatch, explain
 from portal.routing.engine import Decision, Outcome, route
@@ -288,14 +289,18 @@ def _still_unroutable(lead: Lead) -> None:
         )
 
 
-def assign(lead_id: int, partner_id: Any, note: str | None, *, actor: Any) -> Offer:
-    """Offer an unroutable lead to a partner the manager chose; audited, marked as manual."""
-    note = _check_note(note)
+def lock_and_check(lead_id: int, partner_id: Any, expected: LeadState) -> tuple[Lead, Partner]:
+    """Take the tenant's routing lock, then check the lead is still in the expected state and
+    the partner can be offered it: one of the tenant's, active, and new to the lead."""
     dispatch.lock_tenant_routing()
     lead = get_unroutable(lead_id)
     db.session.refresh(lead)
-    _still_unroutable(lead)
-    partner = db.session.get(Partner, partner_id) if str(partner_id or "").isdigit() else None
+    if lead.state != expected.value:
+        raise Conflict(
+            f"Lead {lead.id} is {lead.state.replace('_', ' ')} now, no longer "
+            f"{expected.value.replace('_', ' ')}; nothing was changed."
+        )
+    partner = db.session.get(Partner, int(partner_id)) if str(partner_id or "").isdigit() else None
     if partner is None:
         raise ValidationFailed({"partner_id": "Choose one of this programme's partners."})
     if partner.status != "active":
@@ -306,6 +311,13 @@ def assign(lead_id: int, partner_id: Any, note: str | None, *, actor: Any) -> Of
         raise ValidationFailed(
             {"partner_id": f"{partner.name} already had this lead; choose another partner."}
         )
+    return lead, partner
+
+
+def assign_now(lead_id: int, partner_id: Any, note: str | None, actor: Any) -> Offer:
+    """Offer the lead to the partner, marked as manual; after lock_and_check, and commits."""
+    lead = get_unroutable(lead_id)
+    partner = db.session.get(Partner, int(partner_id))
     now = utcnow()
     decision = _decide_now([lead])[lead.id]
     data = dispatch.explanation(decision, dispatch.current_index())
@@ -343,6 +355,13 @@ def assign(lead_id: int, partner_id: Any, note: str | None, *, actor: Any) -> Of
     return offer
 
 
+def assign(lead_id: int, partner_id: Any, note: str | None, *, actor: Any) -> Offer:
+    """Offer an unroutable lead to a partner the manager chose; audited, marked as manual."""
+    note = _check_note(note)
+    lock_and_check(lead_id, partner_id, LeadState.UNROUTABLE)
+    return assign_now(lead_id, partner_id, note, actor)
+
+
 def to_direct_sales(lead_id: int, note: str | None, *, actor: Any) -> Lead:
     """Hand an unroutable lead to the vendor's own sales team; audited."""
     note = _check_note(note)
@@ -350,7 +369,7 @@ def to_direct_sales(lead_id: int, note: str | None, *, actor: Any) -> Lead:
     db.session.refresh(lead)
     _still_unroutable(lead)
     label = actor_label(actor)
-    if dispatch.move(lead, Action.TO_DIRECT_SALES, utcnow()) is None:
+    if move(lead, Action.TO_DIRECT_SALES, utcnow()) is None:
         db.session.rollback()
         raise Conflict(f"Lead {lead_id} moved on meanwhile; nothing was changed.")
     reason = f"Handed to direct sales by {label}." + (f" {note}" if note else "")

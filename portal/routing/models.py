@@ -71,4 +71,7 @@ class RoutingSettings(TenantScoped, Base):
     fairness_window_days: Mapped[int] = mapped_column(default=30, server_default="30")
     fairness_min_offers: Mapped[int] = mapped_column(default=10, server_default="10")
 
+    # An accepted lead the partner has not moved or updated for this many days is stale.
+    stale_after_days: Mapped[int] = mapped_column(default=14, server_default="14")
+
     fallback_partner: Mapped[Partner | None] = relationship()
