@@ -28,11 +28,10 @@ from portal.routing.models import RoutingSimulation
 from portal.routing.services import DEFAULT_WEIGHTS, _Errors
 from portal.routing.whatif import PastLead, SimulationResult, apply_draft, simulate
 from portal.sla.clock import BUSINESS, SlaCalendar
-from portal.tenancy.models import Tenant
-from portal.tenancy.scoping import current_tenant_id
 
 MAX_LEADS = 50_000
 MAX_DAYS = 366
+MAX_NOTE = 2_000
 DEFAULT_DAYS = 30
 PER_PAGE = 20
 ROUTING_ACTIONS = ("route", "no_partner", "to_direct_sales", "assign")
@@ -97,6 +96,8 @@ def _clean_name(errors: _Errors, raw: Mapping[str, Any], period: tuple[date, dat
     name = " ".join(str(raw.get("name") or "").split())
     if len(name) > 120:
         errors["name"] = "Use at most 120 characters."
+    if len(str(raw.get("note") or "")) > MAX_NOTE:
+        errors["note"] = f"Use at most {MAX_NOTE:,} characters."
     if not name and period is not None:
         name = f"What-if of {period[0].isoformat()} to {period[1].isoformat()}"
     return name
@@ -200,13 +201,6 @@ def _wall_time(calendar: SlaCalendar) -> timedelta:
 # Running --------------------------------------------------------------------------------------
 
 
-def _config() -> RoutingConfig:
-    version = db.session.scalar(
-        sa.select(Tenant.config_version).where(Tenant.id == current_tenant_id())
-    )
-    return dispatch.load_config(version or 0)
-
-
 def _column(actual: int, current: int, drafted: int) -> dict[str, int]:
     return {"actual": actual, "current": current, "draft": drafted}
 
@@ -242,7 +236,9 @@ def run_simulation(raw: Mapping[str, Any], *, actor: Any) -> RoutingSimulation:
     errors = _Errors()
     period = _clean_period(errors, raw)
     name = _clean_name(errors, raw, period)
-    config = _config()
+    # The cached index of the live configuration serves the baseline as it is.
+    index = dispatch.current_index()
+    config = index.config
     parts: DraftParts | None = None
     try:
         parts = clean_draft(raw, config)
@@ -252,7 +248,7 @@ def run_simulation(raw: Mapping[str, Any], *, actor: Any) -> RoutingSimulation:
         raise ValidationFailed(dict(errors))
     actual = _actual(period)
     hold = hold_times()
-    current = simulate(build_index(config), actual.leads, hold)
+    current = simulate(index, actual.leads, hold)
     drafted = simulate(build_index(apply_draft(config, parts.draft)), actual.leads, hold)
     changed = {change.partner_id for change in parts.draft.partners}
     record = RoutingSimulation(

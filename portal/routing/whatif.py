@@ -221,15 +221,19 @@ class _SimulatedLoad:
         cap = index.config.fairness_cap
         self.window = cap.window if cap is not None else None
         self.offers_by_territory: dict[int, deque[tuple[datetime, int]]] = {}
+        # One Load over the mapping this keeps up to date: the engine reads it as it is.
+        self.load = Load(partners=self.partners)
 
     def at(self, now: datetime, lead: LeadFacts) -> Load:
         """The load at now: releases due by then are done; the lead's territories counted."""
         while self.releases and self.releases[0][0] <= now:
             _, pid = heapq.heappop(self.releases)
             known = self.partners[pid]
-            self.partners[pid] = replace(known, open_offers=known.open_offers - 1)
+            self.partners[pid] = PartnerLoad(
+                known.open_offers - 1, known.accepted_open, known.last_offered_at
+            )
         if self.window is None:
-            return Load(partners=self.partners)
+            return self.load
         offers = {}
         for tid in self.index.territories_holding(lead):
             window = self.offers_by_territory.get(tid)

@@ -19,7 +19,7 @@ from portal.routing.models import RoutingSettings, RoutingSimulation, SegmentRul
 from portal.tenancy.models import Tenant
 from portal.tenancy.scoping import tenant_scope
 from tests.conftest import csrf_token, post_form
-from tests.integration.test_live_routing import programme, take_in
+from tests.integration.test_live_routing import programme, set_routing, take_in
 
 LIST = "/network/routing/simulations/"
 NEW = "/network/routing/simulations/new"
@@ -166,6 +166,21 @@ def test_weights_fallback_and_a_segment_rule_are_drafted_and_described(
     assert cells(page, "outcome-unroutable") == (1, 1, 0)
 
 
+def test_offers_to_the_fallback_partner_are_told_apart(app, client, login_as, world):
+    ids = programme(app, world.a.id)
+    set_routing(app, world.a.id, fallback_kind="partner", fallback_partner_id=ids["europa"])
+    take_in(app, world.a.id, product="DR")
+    take_in(app, world.a.id, contact_email="b@spree.example")
+    login_as("channel_manager")
+    response = run(client, form(fallback_kind="none"))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert cells(page, "outcome-fallback") == (1, 1, 0)
+    assert cells(page, "outcome-unroutable") == (0, 0, 1)
+    assert cells(page, f"partner-{ids['europa']}") == (1, 1, 0)
+    assert "leads nobody can take wait in the unroutable queue (now leads nobody" in page
+
+
 def test_leads_routed_outside_the_period_are_left_out(app, client, login_as, world):
     history(app, world.a.id)
     with app.app_context(), tenant_scope(world.a.id):
@@ -252,6 +267,8 @@ def error_of(page: str, field_id: str) -> str:
         ),
         ({"period_start": "2020-01-01", "period_end": "2021-06-01"}, "period_start", "366 days"),
         ({"weight_tier": "101"}, "weight_tier", "0 to 100"),
+        ({"note": "x" * 2001}, "note", "2,000 characters"),
+        ({"name": "x" * 121}, "name", "120 characters"),
         (
             dict.fromkeys(
                 (
