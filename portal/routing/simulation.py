@@ -249,7 +249,9 @@ def run_simulation(raw: Mapping[str, Any], *, actor: Any) -> RoutingSimulation:
     actual = _actual(period)
     hold = hold_times()
     current = simulate(index, actual.leads, hold)
-    drafted = simulate(build_index(apply_draft(config, parts.draft)), actual.leads, hold)
+    drafted = current
+    if not parts.draft.is_empty:
+        drafted = simulate(build_index(apply_draft(config, parts.draft)), actual.leads, hold)
     changed = {change.partner_id for change in parts.draft.partners}
     record = RoutingSimulation(
         name=name,
