@@ -4,6 +4,9 @@ Revision ID: 0013
 Revises: 0011
 Create Date: 2026-11-29 19:48:38.411131
 
+What-if routing simulations: who ran one and when, the period, the drafted change and
+where the period's leads went, actually and in the simulation.
+
 """
 from alembic import op
 import sqlalchemy as sa
