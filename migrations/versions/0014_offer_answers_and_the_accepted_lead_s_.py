@@ -5,7 +5,7 @@ its won amount or lost reason, and when its partner last updated it (stale after
 tenant's number of days).
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-11-29 19:58:29.743403
 
 """
@@ -17,7 +17,7 @@ import portal.db
 
 # revision identifiers, used by Alembic.
 revision = '0014'
-down_revision = '0012'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

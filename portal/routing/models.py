@@ -1,12 +1,16 @@
-"""Routing configuration: segment rules and the weights of the routing score."""
+"""Routing configuration (segment rules, the weights of the routing score) and what-if runs."""
 
 from __future__ import annotations
+
+from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, TenantScoped
+from portal.db import Base, TenantScoped, Timestamped
 from portal.partners.models import Partner, Tier
+from portal.tenancy.models import User
 
 SEGMENT_BASES = ("employees", "deal_size")
 FALLBACK_KINDS = ("none", "partner", "direct_sales")
@@ -75,3 +79,36 @@ class RoutingSettings(TenantScoped, Base):
     stale_after_days: Mapped[int] = mapped_column(default=14, server_default="14")
 
     fallback_partner: Mapped[Partner | None] = relationship()
+
+
+class RoutingSimulation(TenantScoped, Timestamped, Base):
+    """One what-if run: a drafted change tried on a past period, and where leads would go.
+
+    The record is all a simulation writes; the draft and results are kept as run, with the
+    names of the time, so the record reads the same after the network changes.
+    """
+
+    __tablename__ = "routing_simulation"
+    __table_args__ = (
+        sa.Index("ix_routing_simulation_tenant_created", "tenant_id", "created_at"),
+        sa.CheckConstraint("period_start <= period_end", name="period"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    # Whole UTC days, both included.
+    period_start: Mapped[date] = mapped_column(sa.Date)
+    period_end: Mapped[date] = mapped_column(sa.Date)
+    config_version: Mapped[int]
+    lead_count: Mapped[int]
+    # portal.routing.whatif.Draft.to_dict(), plus "summary": the change in sentences.
+    draft: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    # Per partner and outcome: actually, simulated with the current configuration, and
+    # simulated with the draft (portal.routing.simulation builds it).
+    results: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+    created_by: Mapped[User | None] = relationship()

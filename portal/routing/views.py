@@ -1,15 +1,21 @@
-"""Pages of segment rules and routing settings."""
+"""Pages of segment rules, routing settings and what-if simulations."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.errors import NotFound, ValidationFailed
-from portal.routing import services
-from portal.routing.forms import FairnessForm, FallbackForm, SegmentRuleForm, WeightsForm
+from portal.routing import services, simulation
+from portal.routing.forms import (
+    FairnessForm,
+    FallbackForm,
+    SegmentRuleForm,
+    SimulationForm,
+    WeightsForm,
+)
 from portal.tenancy.policy import requires
 from portal.tenancy.roles import Permission
 from portal.web.errors import not_found
@@ -164,3 +170,49 @@ def reset_weights() -> Any:
     services.reset_weights(actor=current_user)
     flash("Routing weights are back to the defaults (40/20/20/10/10).", "success")
     return redirect(url_for("routing.settings"))
+
+
+# What-if simulations ----------------------------------------------------------------------
+
+
+@bp.route("/routing/simulations/")
+@requires(Permission.VIEW_NETWORK)
+def simulations() -> Any:
+    page = simulation.simulations(request.args.get("page", 1, type=int))
+    return render_template("routing/simulations.html", page=page)
+
+
+def _simulation_form(data: dict[str, Any] | None = None) -> SimulationForm:
+    form = SimulationForm(data=data)
+    form.set_choices(simulation.form_choices())
+    return form
+
+
+@bp.route("/routing/simulations/new", methods=["GET", "POST"])
+@requires(Permission.MANAGE_NETWORK)
+def new_simulation() -> Any:
+    form = _simulation_form(None if request.method == "POST" else simulation.form_defaults())
+    failed = False
+    if form.validate_on_submit():
+        try:
+            record = simulation.run_simulation(form.values(), actor=current_user)
+        except ValidationFailed as exc:
+            form.attach_errors(exc)
+            failed = True
+        else:
+            flash(
+                "Simulation run. Nothing was changed: this is what would have happened.", "success"
+            )
+            return redirect(url_for("routing.simulation_result", simulation_id=record.id))
+    page = render_template("routing/simulation_form.html", form=form)
+    return page, 400 if failed or form.errors else 200
+
+
+@bp.route("/routing/simulations/<int:simulation_id>")
+@requires(Permission.VIEW_NETWORK)
+def simulation_result(simulation_id: int) -> Any:
+    try:
+        record = simulation.get_simulation(simulation_id)
+    except NotFound:
+        return not_found()
+    return render_template("routing/simulation.html", sim=record)
