@@ -109,6 +109,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.leads import (
         duplicate_views,
         import_views,
+        inbox_views,
         qualification_views,
         reason_views,
     )
@@ -134,6 +135,7 @@ def register_blueprints(app: Flask) -> None:
         territory_views,
         product_views,
         leads,
+        inbox_views,
         import_views,
         duplicate_views,
         qualification_views,

@@ -32,17 +32,6 @@ def lead_counts_by_state() -> dict[str, int]:
     return counts
 
 
-def open_offers_for_partner(partner_id: int) -> list[Offer]:
-    """A partner's open offers, the nearest deadline first."""
-    query = (
-        sa.select(Offer)
-        .options(selectinload(Offer.lead).selectinload(Lead.product))
-        .where(Offer.partner_id == partner_id, Offer.state == "open")
-        .order_by(Offer.due_at, Offer.id)
-    )
-    return list(db.session.scalars(query))
-
-
 def leads_after(
     cursor: int | None, limit: int, state: str | None = None
 ) -> tuple[list[Lead], int | None]:

@@ -42,13 +42,6 @@ def index() -> Any:
     )
 
 
-@bp.route("/inbox/")
-@requires(Permission.WORK_INBOX)
-def inbox() -> Any:
-    offers = services.open_offers_for_partner(current_user.partner_id)
-    return render_template("leads/inbox.html", offers=offers)
-
-
 @bp.route("/leads/new", methods=["GET", "POST"])
 @requires(Permission.MANAGE_LEADS)
 def new() -> Any:

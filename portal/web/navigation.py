@@ -15,7 +15,8 @@ class NavItem:
 
 
 NAVIGATION = (
-    NavItem("Inbox", "leads.inbox", Permission.WORK_INBOX),
+    NavItem("Inbox", "inbox.index", Permission.WORK_INBOX),
+    NavItem("My leads", "inbox.leads", Permission.WORK_INBOX),
     NavItem("Leads", "leads.index", Permission.VIEW_LEADS),
     NavItem("My partner", "partners.mine", Permission.WORK_INBOX),
     NavItem("Partners", "partners.index", Permission.VIEW_NETWORK),

@@ -34,3 +34,26 @@ def local_time(value: datetime | None, fmt: str = "medium") -> str:
         return "—"
     pattern = FORMATS.get(fmt, fmt)
     return format_datetime(value, format=pattern, tzinfo=viewer_zone(), locale="en_GB")
+
+
+def time_left(due: datetime, now: datetime) -> str:
+    """How long until a deadline, as a person says it: '2 days 3 hours left', '45 minutes
+    left', 'overdue by 5 minutes'."""
+    seconds = int((due - now).total_seconds())
+    words = _duration(abs(seconds))
+    return f"{words} left" if seconds > 0 else f"overdue by {words}"
+
+
+def _duration(seconds: int) -> str:
+    minutes = max(seconds // 60, 1)
+    if minutes < 60:
+        return _count(minutes, "minute")
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return _count(hours, "hour") + (f" {_count(minutes, 'minute')}" if minutes else "")
+    days, hours = divmod(hours, 24)
+    return _count(days, "day") + (f" {_count(hours, 'hour')}" if hours else "")
+
+
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}{'' if n == 1 else 's'}"

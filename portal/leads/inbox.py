@@ -1,0 +1,114 @@
+"""What a partner's inbox and its "my leads" list show, and the stale leads managers watch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from portal.db import utcnow
+from portal.extensions import db
+from portal.leads.lifecycle import LeadState
+from portal.leads.models import Lead, Offer
+from portal.routing.models import RoutingSettings
+
+# Under this much time left an offer is urgent, under the second it is about to expire.
+SOON = timedelta(hours=8)
+VERY_SOON = timedelta(hours=1)
+STILL_OPEN = (LeadState.ACCEPTED.value, LeadState.SQL.value)
+DEFAULT_STALE_DAYS = 14
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    offer: Offer
+    lead: Lead
+    left: timedelta
+
+    @property
+    def urgency(self) -> str:
+        if self.left <= VERY_SOON:
+            return "danger"
+        return "warning" if self.left <= SOON else "secondary"
+
+
+def inbox(partner_id: int, now: datetime | None = None) -> list[InboxRow]:
+    """The partner's open offers, the nearest deadline first."""
+    now = now or utcnow()
+    query = (
+        sa.select(Offer)
+        .options(selectinload(Offer.lead).selectinload(Lead.product))
+        .where(Offer.partner_id == partner_id, Offer.state == "open")
+        .order_by(Offer.due_at, Offer.id)
+    )
+    return [InboxRow(o, o.lead, o.due_at - now) for o in db.session.scalars(query)]
+
+
+def stale_after() -> timedelta:
+    days = db.session.scalar(sa.select(RoutingSettings.stale_after_days))
+    return timedelta(days=days or DEFAULT_STALE_DAYS)
+
+
+def is_stale(lead: Lead, now: datetime, after: timedelta) -> bool:
+    """An accepted lead (SAL or SQL) its partner has not updated for too long."""
+    if lead.state not in STILL_OPEN:
+        return False
+    last = lead.partner_updated_at or lead.updated_at
+    return last is not None and now - last > after
+
+
+@dataclass(frozen=True)
+class HeldRow:
+    lead: Lead
+    offer: Offer
+    stale: bool
+
+
+def my_leads(partner_id: int, page: int, per_page: int, state: str | None = None) -> Any:
+    """Leads the partner accepted, open ones first (oldest update first), then closed ones."""
+    query = (
+        sa.select(Offer)
+        .join(Lead, Lead.id == Offer.lead_id)
+        .options(selectinload(Offer.lead).selectinload(Lead.product))
+        .where(Offer.partner_id == partner_id, Offer.state == "accepted")
+        .order_by(
+            sa.case((Lead.state.in_(STILL_OPEN), 0), else_=1),
+            sa.func.coalesce(Lead.partner_updated_at, Lead.updated_at),
+            Lead.id,
+        )
+    )
+    if state:
+        query = query.where(Lead.state == LeadState(state).value)
+    pagination = db.paginate(query, page=page, per_page=per_page, error_out=False)
+    now, after = utcnow(), stale_after()
+    rows = [HeldRow(o.lead, o, is_stale(o.lead, now, after)) for o in pagination.items]
+    return pagination, rows
+
+
+def stale_leads(page: int, per_page: int) -> Any:
+    """Every partner's accepted leads with no update for too long, the oldest first."""
+    cutoff = utcnow() - stale_after()
+    last = sa.func.coalesce(Lead.partner_updated_at, Lead.updated_at)
+    query = (
+        sa.select(Lead)
+        .options(selectinload(Lead.offers).selectinload(Offer.partner))
+        .where(Lead.state.in_(STILL_OPEN), last < cutoff)
+        .order_by(last, Lead.id)
+    )
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+def stale_count() -> int:
+    cutoff = utcnow() - stale_after()
+    last = sa.func.coalesce(Lead.partner_updated_at, Lead.updated_at)
+    return db.session.scalar(
+        sa.select(sa.func.count(Lead.id)).where(Lead.state.in_(STILL_OPEN), last < cutoff)
+    )
+
+
+def holder(lead: Lead) -> Offer | None:
+    """The accepted offer of a lead: the partner working it."""
+    return next((o for o in lead.offers if o.state == "accepted"), None)
