@@ -110,6 +110,7 @@ def register_blueprints(app: Flask) -> None:
         duplicate_views,
         import_views,
         inbox_views,
+        manage_views,
         qualification_views,
         reason_views,
     )
@@ -136,6 +137,7 @@ def register_blueprints(app: Flask) -> None:
         product_views,
         leads,
         inbox_views,
+        manage_views,
         import_views,
         duplicate_views,
         qualification_views,

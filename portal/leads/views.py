@@ -8,9 +8,11 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from portal.db import utcnow
 from portal.errors import NotFound, ValidationFailed
-from portal.leads import duplicates, intake, services
+from portal.leads import duplicates, inbox, intake, services
 from portal.leads.forms import LeadForm
+from portal.leads.inbox_forms import ExtendForm, ReassignForm, RecallForm
 from portal.leads.lifecycle import LeadState
 from portal.money import format_money
 from portal.partners import product_services
@@ -18,6 +20,7 @@ from portal.routing import lead_routing
 from portal.tenancy.policy import requires
 from portal.tenancy.roles import Permission
 from portal.web.errors import not_found
+from portal.web.timefmt import time_left
 
 bp = Blueprint("leads", __name__)
 
@@ -68,10 +71,22 @@ def detail(lead_id: int) -> Any:
         lead = intake.get_lead(lead_id)
     except NotFound:
         return not_found()
+    open_offer = next((o for o in lead.offers if o.state == "open"), None)
+    reassign = ReassignForm(formdata=None)
+    if open_offer is not None and current_user.can(Permission.MANAGE_LEADS):
+        reassign.set_partners(lead_routing.partners_for(lead))
+    now = utcnow()
     return render_template(
         "leads/detail.html",
         lead=lead,
         flag=duplicates.flag_for(lead),
         money=format_money,
         routings=lead_routing.routing_history(lead),
+        open_offer=open_offer,
+        left=time_left(open_offer.due_at, now) if open_offer else None,
+        holder=inbox.holder(lead),
+        stale=inbox.is_stale(lead, now, inbox.stale_after()),
+        recall_form=RecallForm(formdata=None),
+        extend_form=ExtendForm(formdata=None),
+        reassign_form=reassign,
     )

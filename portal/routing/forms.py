@@ -237,3 +237,10 @@ class SimulationForm(PortalForm):
             if name in nested:
                 nested[name].errors = [*nested[name].errors, message]
         super().attach_errors(ValidationFailed(top) if top else ValidationFailed({}))
+
+
+class StaleForm(PortalForm):
+    stale_after_days = StringField(
+        "Days without an update before an accepted lead is stale",
+        widget=NumberInput(min=1, max=365, step=1),
+    )

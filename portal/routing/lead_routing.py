@@ -270,6 +270,18 @@ def assign_view(lead_id: int) -> AssignView:
     return AssignView(lead, row, closest, others, routing_history(lead))
 
 
+def partners_for(lead: Lead) -> list[Partner]:
+    """Active partners that have not had the lead, by name, for a manager to choose from."""
+    had = dispatch.partners_had([lead.id]).get(lead.id, set())
+    query = (
+        sa.select(Partner)
+        .where(Partner.status == "active")
+        .order_by(Partner.name)
+        .limit(ALL_PARTNERS_LISTED)
+    )
+    return [p for p in db.session.scalars(query) if p.id not in had]
+
+
 def _short(reasons: Sequence[str]) -> list[str]:
     return [explain.REASON_HEADLINES[explain.Reason(r)].replace("are ", "") for r in reasons]
 

@@ -518,3 +518,24 @@ def fairness_words(settings: RoutingSettings) -> str:
         f"territories with fewer than {settings.fairness_min_offers} offers in that time are not "
         "capped."
     )
+
+
+MAX_STALE_DAYS = 365
+
+
+def save_stale_days(raw: Mapping[str, Any], *, actor: Any) -> RoutingSettings:
+    """After how many days without an update an accepted lead counts as stale."""
+    errors = _Errors()
+    days = errors.check(
+        "stale_after_days", _whole, raw.get("stale_after_days"), 1, MAX_STALE_DAYS, "days"
+    )
+    if errors:
+        raise ValidationFailed(dict(errors))
+    settings = routing_settings()
+    changes = audit.apply_changes(settings, {"stale_after_days": days})
+    if changes:
+        audit.record(
+            db.session, actor=actor, action="routing_settings.stale", obj=settings, changes=changes
+        )
+    db.session.commit()
+    return settings

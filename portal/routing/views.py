@@ -14,6 +14,7 @@ from portal.routing.forms import (
     FallbackForm,
     SegmentRuleForm,
     SimulationForm,
+    StaleForm,
     WeightsForm,
 )
 from portal.tenancy.policy import requires
@@ -95,6 +96,7 @@ def _settings_page(
     form: WeightsForm | None = None,
     fallback: FallbackForm | None = None,
     fairness: FairnessForm | None = None,
+    stale: StaleForm | None = None,
     status: int = 200,
 ) -> Any:
     settings = services.routing_settings()
@@ -105,6 +107,8 @@ def _settings_page(
         form=form or WeightsForm(formdata=None, obj=settings),
         fallback=fallback,
         fairness=fairness or FairnessForm(formdata=None, data=services.fairness_form_data()),
+        stale=stale
+        or StaleForm(formdata=None, data={"stale_after_days": str(settings.stale_after_days)}),
         rows=services.weight_rows(),
         fallback_words=services.fallback_words(settings),
         fairness_words=services.fairness_words(settings),
@@ -147,6 +151,23 @@ def save_fallback() -> Any:
             flash("Fallback saved. Leads no partner can take go there from now on.", "success")
             return redirect(url_for("routing.settings"))
     return _settings_page(fallback=form, status=400)
+
+
+@bp.route("/routing/stale", methods=["POST"])
+@requires(Permission.MANAGE_NETWORK)
+def save_stale() -> Any:
+    form = StaleForm()
+    if form.validate_on_submit():
+        try:
+            services.save_stale_days(
+                {"stale_after_days": form.stale_after_days.data}, actor=current_user
+            )
+        except ValidationFailed as exc:
+            form.attach_errors(exc)
+        else:
+            flash("Saved: accepted leads are flagged stale after that many days.", "success")
+            return redirect(url_for("routing.settings"))
+    return _settings_page(stale=form, status=400)
 
 
 @bp.route("/routing/fairness", methods=["POST"])
