@@ -112,3 +112,12 @@ def stale_count() -> int:
 def holder(lead: Lead) -> Offer | None:
     """The accepted offer of a lead: the partner working it."""
     return next((o for o in lead.offers if o.state == "accepted"), None)
+
+
+def partner_history(lead: Lead, partner_id: int) -> list[Any]:
+    """The lead's events a partner may see: those of its own offers, in order.
+
+    Other partners' offers, and how routing ranked them, are not its business.
+    """
+    own = {o.id for o in lead.offers if o.partner_id == partner_id}
+    return [e for e in lead.events if e.offer_id in own]

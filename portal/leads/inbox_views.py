@@ -174,6 +174,7 @@ def _held_page(
         lead=lead,
         offer=offer_,
         stale=inbox_service.is_stale(lead, now, inbox_service.stale_after()),
+        history=inbox_service.partner_history(lead, current_user.partner_id),
         today=now.date().isoformat(),
         money=format_money,
         **forms,

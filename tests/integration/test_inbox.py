@@ -92,6 +92,9 @@ def test_accepting_shows_the_contact_and_a_second_accept_is_told_why(app, client
     )
     page = client.get(f"/inbox/leads/{first}").get_data(as_text=True)
     assert "Anna Weber" in page and "+49 30 1234" in page
+    history = page.split('data-testid="held-history"')[1].split("</ol>")[0]
+    assert "Offered to Berlin Nord" in history and "Accepted by Berlin Nord" in history
+    assert "Taken in" not in history  # intake and scoring are the vendor's side
     again = client.post(f"{url}/accept", data={"csrf_token": token}, follow_redirects=True)
     assert "This offer was accepted already; nothing was changed." in again.get_data(as_text=True)
     assert offer_state(app, world, offer_ids[first])[:2] == ("accepted", "accepted")
