@@ -185,3 +185,33 @@ def test_bulk_answers_report_each_offer_on_its_own(app, world, routed):
     ]
     with pytest.raises(ValidationFailed):
         run(app, world, offers.answer_many, [], True, user=users["berlin"])
+
+
+def test_an_inactive_reason_cannot_be_given(app, world, routed):
+    from portal.leads.models import RejectionReason
+
+    _, users, lead_id, offer_id = routed
+    with app.app_context(), tenant_scope(world.a.id):
+        reason = db.session.scalar(
+            sa.select(RejectionReason).where(RejectionReason.code == "no_budget")
+        )
+        reason.active = False
+        db.session.commit()
+    with pytest.raises(ValidationFailed) as caught:
+        run(app, world, offers.reject, offer_id, "no_budget", None, user=users["berlin"])
+    assert caught.value.errors == {"reason_code": "Choose a reason from the list."}
+    assert state_of(app, world, lead_id)[0] == "offered"
+
+
+def test_a_won_amount_in_another_currency_is_refused(app, world, routed):
+    _, users, lead_id, offer_id = routed
+    run(app, world, offers.accept, offer_id, user=users["berlin"])
+    close_on = (utcnow() + timedelta(days=3)).date().isoformat()
+    run(app, world, offers.qualify, lead_id, {"amount": "100", "close_on": close_on},
+        user=users["berlin"])  # fmt: skip
+    today = utcnow().date().isoformat()
+    with pytest.raises(ValidationFailed) as caught:
+        won = {"amount": "100", "currency": "GBP", "close_on": today}
+        run(app, world, offers.win, lead_id, won, user=users["berlin"])
+    assert "EUR" in caught.value.errors["currency"]
+    assert state_of(app, world, lead_id)[0] == "sql"
