@@ -66,7 +66,7 @@ def test_a_manager_assigns_by_hand_which_is_audited_and_shown_as_manual(
     ids, lead_id = _unroutable(app, world)
     manager = login_as("channel_manager")
     form_page = client.get(f"{QUEUE}{lead_id}").get_data(as_text=True)
-    assert "Europa Partners: do not offer the lead&#39;s product" in form_page
+    assert "Europa Partners: does not offer the lead&#39;s product" in form_page
     response = post_form(
         client,
         f"{QUEUE}{lead_id}/assign",
