@@ -146,6 +146,10 @@ def test_direct_sales_by_hand_is_audited(app, client, login_as, world):
         assert db.session.scalar(
             sa.select(AuditEvent).where(AuditEvent.action == "lead.to_direct_sales")
         )
+    page = client.get(f"/leads/{lead_id}").get_data(as_text=True)
+    # By hand, yet no partner was assigned: the record says where the lead went.
+    assert "<strong>Handed to direct sales</strong>" in page
+    assert "Assigned by hand" not in page
 
 
 def test_retry_after_a_coverage_change_routes_the_lead(app, client, login_as, world):
