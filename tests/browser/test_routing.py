@@ -74,19 +74,23 @@ def test_the_lead_page_shows_why_the_lead_went_to_its_partner(
     )
     chosen = record.get_by_test_id("routing-chosen")
     expect(chosen).to_have_count(1)
-    expect(chosen).to_contain_text("Berlin Nord")
-    expect(chosen).to_contain_text("offered")
-    expect(chosen).to_contain_text("a postal-code match")
-    expect(chosen).to_contain_text("10")
+    expect(chosen.locator("td").nth(1)).to_have_text(re.compile(r"^Berlin Nord\s+offered$"))
+    expect(chosen.locator("td").nth(3)).to_contain_text(
+        "covers postal codes starting 10 in Germany, a postal-code match"
+    )
+    # The other candidates follow in rank order, each with its own territory match in words.
     rows = record.get_by_test_id("routing-candidates").locator("tbody tr")
-    expect(rows).to_have_count(3)
-    expect(rows.nth(0)).to_contain_text("1")
-    expect(rows).to_contain_text(["Berlin Nord", "", ""])
-    candidates = record.get_by_test_id("routing-candidates")
-    expect(candidates).to_contain_text("Germany Direct")
-    expect(candidates).to_contain_text("a country match")
-    expect(candidates).to_contain_text("Europa Partners")
-    expect(candidates).to_contain_text("a region match")
+    expect(rows.locator("td:nth-child(1)")).to_have_text(["1", "2", "3"])
+    expect(rows.locator("td:nth-child(2)")).to_have_text(
+        [re.compile("^Berlin Nord"), "Germany Direct", "Europa Partners"]
+    )
+    expect(rows.locator("td:nth-child(4)")).to_contain_text(
+        [
+            "a postal-code match",
+            "covers all of Germany, a country match",
+            "covers region EU: Austria, France, Germany, a region match",
+        ]
+    )
     # Every partner selling the product covers Berlin: nobody was left out.
     expect(record.get_by_test_id("routing-reasons")).to_have_count(0)
 
