@@ -185,10 +185,16 @@ def reason_summary(counts: Mapping[str, int]) -> list[str]:
     for reason, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
         headline = REASON_HEADLINES.get(Reason(reason), reason)
         if count == 1:
-            headline = (
-                headline.replace("do not", "does not")
-                .replace("are ", "is ")
-                .replace("lack ", "lacks ")
-            )
+            headline = singular_headline(reason)
         lines.append(f"{count} partner{'s' if count != 1 else ''} {headline}")
     return lines
+
+
+def singular_headline(reason: str) -> str:
+    """A reason said of one partner: 'does not offer the lead's product', 'is at capacity'."""
+    return (
+        REASON_HEADLINES[Reason(reason)]
+        .replace("do not", "does not")
+        .replace("are ", "is ")
+        .replace("lack ", "lacks ")
+    )

@@ -86,7 +86,10 @@ class AssignForm(PortalForm):
 
 
 class DirectSalesForm(PortalForm):
-    note = TextAreaField("Note for the record (optional)", validators=[Length(max=500)])
+    # Shown on one page with AssignForm: an id of its own keeps each label on its own field.
+    note = TextAreaField(
+        "Note for the record (optional)", validators=[Length(max=500)], id="direct_sales_note"
+    )
 
 
 class RetryForm(PortalForm):

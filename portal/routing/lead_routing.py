@@ -117,7 +117,8 @@ def _record(
     manual = data.get("manual") or {}
     return RoutingRecord(
         at=at,
-        outcome="manual" if manual else outcome,
+        # A hand-over to direct sales is by hand too, but no partner was assigned.
+        outcome="manual" if manual and offer is not None else outcome,
         summary=data.get("summary", ""),
         partner_name=offer.partner.name if offer else None,
         offer_state=offer.state if offer else None,
@@ -283,7 +284,7 @@ def partners_for(lead: Lead) -> list[Partner]:
 
 
 def _short(reasons: Sequence[str]) -> list[str]:
-    return [explain.REASON_HEADLINES[explain.Reason(r)].replace("are ", "") for r in reasons]
+    return [explain.singular_headline(r) for r in reasons]
 
 
 def _check_note(note: str | None) -> str | None:

@@ -66,7 +66,7 @@ def test_a_manager_assigns_by_hand_which_is_audited_and_shown_as_manual(
     ids, lead_id = _unroutable(app, world)
     manager = login_as("channel_manager")
     form_page = client.get(f"{QUEUE}{lead_id}").get_data(as_text=True)
-    assert "Europa Partners: do not offer the lead&#39;s product" in form_page
+    assert "Europa Partners: does not offer the lead&#39;s product" in form_page
     response = post_form(
         client,
         f"{QUEUE}{lead_id}/assign",
@@ -146,6 +146,10 @@ def test_direct_sales_by_hand_is_audited(app, client, login_as, world):
         assert db.session.scalar(
             sa.select(AuditEvent).where(AuditEvent.action == "lead.to_direct_sales")
         )
+    page = client.get(f"/leads/{lead_id}").get_data(as_text=True)
+    # By hand, yet no partner was assigned: the record says where the lead went.
+    assert "<strong>Handed to direct sales</strong>" in page
+    assert "Assigned by hand" not in page
 
 
 def test_retry_after_a_coverage_change_routes_the_lead(app, client, login_as, world):
