@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import redis
-from common import admin_url
+from common import admin_url, redis_url
 from rq import SimpleWorker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -36,7 +36,6 @@ from portal.tenancy.scoping import tenant_scope
 from portal.tenancy.seeding import seed_defaults
 from tests.databases import make_app, postgres_database
 
-DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
 PASSWORD = "bench-lead-file-2026"
 TARGET_REQUEST_S = 2.0  # each request a person waits for
 TARGET_LINES_PER_S = 1_000  # the worker, dry run and import together
@@ -84,12 +83,12 @@ def _work_off(app) -> float:
 def main() -> None:
     lines = int(os.environ.get("BENCH_LINES", "100000"))
     url = admin_url()
-    redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS)
-    redis.Redis.from_url(redis_url).flushdb()
+    redis_at = redis_url()
+    redis.Redis.from_url(redis_at).flushdb()
     content = generate(lines)
     print(f"lead file: {lines:,} lines, {len(content) / 1e6:.1f} MB")
     with postgres_database(url, "bench_lead_file_") as url:
-        app = make_app(url, REDIS_URL=redis_url, RATELIMIT_STORAGE_URI=redis_url)
+        app = make_app(url, REDIS_URL=redis_at, RATELIMIT_STORAGE_URI=redis_at)
         with app.app_context():
             tenant = Tenant(slug="bench", name="Bench")
             db.session.add(tenant)

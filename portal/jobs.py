@@ -20,7 +20,8 @@ from rq import Queue
 
 log = logging.getLogger(__name__)
 
-QUEUE_NAMES = ("sla", "notifications", "default")
+# In the order a worker takes them: deadlines first, then routing, then the rest.
+QUEUE_NAMES = ("sla", "routing", "notifications", "default")
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -15,7 +15,7 @@ from portal.tenancy.scoping import current_tenant_id, tenant_scope, unscoped
 log = logging.getLogger(__name__)
 
 
-@job(queue="default", timeout=900)
+@job(queue="routing", timeout=900)
 def route_tenant(tenant_id: int) -> int:
     """Route every MQL of the tenant that waits for a partner; returns how many were."""
     with tenant_scope(tenant_id):
@@ -40,7 +40,7 @@ def hand_over() -> None:
         log.exception("could not queue routing for tenant %s; the sweep will route", tenant_id)
 
 
-@job(queue="default", timeout=900)
+@job(queue="routing", timeout=900)
 def route_everywhere() -> int:
     """The safety net: route the waiting MQLs of every tenant (lost jobs, a down Redis)."""
     with unscoped():
