@@ -286,3 +286,36 @@ def test_another_tenants_endpoint_and_deliveries_are_not_found(app, world, clien
         assert response.status_code == 404
     assert len(hook.requests) == 1
     assert hook.url not in other.get("/admin/webhooks/").get_data(as_text=True)
+
+
+# Through Redis -----------------------------------------------------------------------------
+
+
+def test_with_redis_the_commit_queues_the_fan_out_and_a_worker_delivers(tmp_path, redis_url):
+    from rq import SimpleWorker
+
+    from portal.extensions import queue
+    from tests.conftest import build_tenant, fresh_database, make_app
+
+    with fresh_database(tmp_path) as url, fake_endpoint() as hook:
+        app = make_app(url, REDIS_URL=redis_url, RATELIMIT_STORAGE_URI=redis_url)
+        try:
+            with app.app_context():
+                tenant = build_tenant("hooks")
+            programme(app, tenant.id)
+            _, secret = register(app, tenant.id, hook.url)
+            take_in(app, tenant.id)
+            with app.app_context():
+                notifications = queue.queue("notifications")
+                assert notifications.count == 1  # the fan-out waits for a worker
+                assert hook.requests == []
+                worker = SimpleWorker([notifications], connection=queue.connection)
+                assert worker.work(burst=True)
+            [received] = hook.requests
+            assert verify(secret, received)
+            [delivery] = deliveries(app, tenant.id)
+            assert delivery.state == "sent"
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
