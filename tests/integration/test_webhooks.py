@@ -306,9 +306,10 @@ def test_with_redis_the_commit_queues_the_fan_out_and_a_worker_delivers(tmp_path
             _, secret = register(app, tenant.id, hook.url)
             take_in(app, tenant.id)
             with app.app_context():
-                notifications = queue.queue("notifications")
-                assert notifications.count == 1  # the fan-out waits for a worker
-                assert hook.requests == []
+                # Routing, then the fan-out of the offer it made, each wait for a worker.
+                routing, notifications = queue.queue("default"), queue.queue("notifications")
+                assert SimpleWorker([routing], connection=queue.connection).work(burst=True)
+                assert notifications.count == 1 and hook.requests == []
                 worker = SimpleWorker([notifications], connection=queue.connection)
                 assert worker.work(burst=True)
             [received] = hook.requests
