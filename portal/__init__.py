@@ -60,6 +60,7 @@ class DatabaseId(IntegerConverter):
 def register_extensions(app: Flask) -> None:
     from portal import models  # noqa: F401  (every model registered before migrations look)
     from portal.extensions import csrf, db, limiter, login_manager, migrate, queue
+    from portal.notifications import listener  # noqa: F401  (hands lead events to the fan-out)
     from portal.tenancy import policy
     from portal.web import security
 
@@ -115,6 +116,8 @@ def register_blueprints(app: Flask) -> None:
         reason_views,
     )
     from portal.leads import views as leads
+    from portal.notifications import views as notifications
+    from portal.notifications import webhook_views
     from portal.partners import csv_views, product_views, sla_views, territory_views, tier_views
     from portal.partners import views as partners
     from portal.routing import queue_views
@@ -129,6 +132,8 @@ def register_blueprints(app: Flask) -> None:
         web,
         auth,
         admin_views,
+        notifications,
+        webhook_views,
         partners,
         csv_views,
         tier_views,
@@ -150,6 +155,7 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(room.bp)
     public(app.view_functions["openapi.spec"])
     web.init_app(app)
+    notifications.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -145,12 +145,15 @@ class PeriodicJob:
 
 def periodic_jobs() -> list[PeriodicJob]:
     """Every periodic job, in one list: `flask rq cron` and the in-process timer read it."""
+    from portal.notifications.tasks import catch_up_everywhere, send_due_everywhere
     from portal.routing.tasks import route_everywhere
     from portal.tenancy.tasks import purge_ended_sessions
 
     return [
         PeriodicJob(purge_ended_sessions, interval_seconds=3600, timeout=300),
         PeriodicJob(route_everywhere, interval_seconds=60, timeout=900),
+        PeriodicJob(catch_up_everywhere, interval_seconds=60, timeout=900),
+        PeriodicJob(send_due_everywhere, interval_seconds=30, timeout=300),
     ]
 
 

@@ -14,6 +14,13 @@ from portal.leads.models import (
     RejectionReason,
     ScoringRule,
 )
+from portal.notifications.models import (
+    FanOutCursor,
+    Notification,
+    OutboundEmail,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from portal.partners.models import (
     Partner,
     PartnerImport,
@@ -33,13 +40,16 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "EngagementRule",
+    "FanOutCursor",
     "IdempotencyKey",
     "Lead",
     "LeadActivity",
     "LeadEvent",
     "LeadImport",
     "LeadImportProblem",
+    "Notification",
     "Offer",
+    "OutboundEmail",
     "Partner",
     "PartnerImport",
     "PartnerProduct",
@@ -56,4 +66,6 @@ __all__ = [
     "Territory",
     "Tier",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -26,6 +26,7 @@ class Permission(StrEnum):
     MANAGE_LEADS = "manage_leads"
     REVIEW_PERFORMANCE = "review_performance"
     WORK_INBOX = "work_inbox"
+    MANAGE_WEBHOOKS = "manage_webhooks"
 
 
 _ALL_VENDOR_SIDE = {Role.ADMIN, Role.CHANNEL_MANAGER, Role.VENDOR_STAFF}
@@ -40,6 +41,7 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.MANAGE_LEADS: frozenset({Role.ADMIN, Role.CHANNEL_MANAGER}),
     Permission.REVIEW_PERFORMANCE: frozenset({Role.ADMIN, Role.VENDOR_STAFF}),
     Permission.WORK_INBOX: frozenset({Role.PARTNER_USER}),
+    Permission.MANAGE_WEBHOOKS: frozenset({Role.ADMIN}),
 }
 
 

@@ -23,6 +23,7 @@ NAVIGATION = (
     NavItem("Network", "web.network", Permission.VIEW_NETWORK),
     NavItem("Users", "admin.users", Permission.MANAGE_USERS),
     NavItem("API keys", "admin.api_keys", Permission.MANAGE_API_KEYS),
+    NavItem("Webhooks", "webhooks.index", Permission.MANAGE_WEBHOOKS),
     NavItem("Audit log", "admin.audit_log", Permission.VIEW_AUDIT),
 )
 

@@ -1,0 +1,130 @@
+"""Jobs of the notifications room: fan out events, send e-mails and webhooks, catch up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from flask import current_app
+
+from portal.extensions import db, queue
+from portal.jobs import job
+from portal.leads.models import LeadEvent
+from portal.notifications import fanout, mail, webhooks
+from portal.notifications.models import FanOutCursor, OutboundEmail, WebhookDelivery
+from portal.tenancy.models import Tenant
+from portal.tenancy.scoping import tenant_scope, unscoped
+
+log = logging.getLogger(__name__)
+
+
+@job(queue="notifications", timeout=300)
+def fan_out_events(tenant_id: int, event_ids: list[int]) -> int:
+    """Fan out these events of the tenant, then queue the sending; how many rows were made."""
+    with tenant_scope(tenant_id):
+        made = fanout.fan_out(event_ids)
+    queue_sending(tenant_id, made)
+    return len(made.emails) + len(made.deliveries) + made.notifications
+
+
+# Sending may wait on a slow server: without Redis it runs on a thread, never in a request.
+@job(queue="notifications", timeout=120, long_running=True)
+def send_email(tenant_id: int, email_id: int) -> bool:
+    """Make one attempt at an e-mail of the outbox."""
+    with tenant_scope(tenant_id):
+        return mail.send_email(email_id)
+
+
+@job(queue="notifications", timeout=120, long_running=True)
+def deliver_webhook(tenant_id: int, delivery_id: int) -> bool:
+    """Make one attempt at a webhook delivery."""
+    with tenant_scope(tenant_id):
+        return webhooks.deliver(delivery_id)
+
+
+def queue_sending(tenant_id: int, made: fanout.Made) -> None:
+    """Queue a job for each new e-mail and delivery; a lost one is picked up by send_due."""
+    for fn, ids in ((send_email, made.emails), (deliver_webhook, made.deliveries)):
+        for row_id in ids:
+            try:
+                queue.enqueue(fn, tenant_id, row_id)
+            except Exception:
+                log.exception(
+                    "could not queue %s %s; the periodic job sends it", fn.__name__, row_id
+                )
+
+
+def hand_over(pending: dict[int, list[int]]) -> None:
+    """Fan out events just committed: queued with Redis; without it, here and now.
+
+    Called from the session's after-commit hook, where that session can no longer query,
+    so the in-process run takes a session of its own in a fresh app context. A failure is
+    logged, never raised into the commit that made the events: the catch-up makes it good.
+    """
+    for tenant_id, event_ids in pending.items():
+        try:
+            if queue.is_async:
+                queue.enqueue(fan_out_events, tenant_id, event_ids)
+            else:
+                with current_app.app_context():
+                    fan_out_events(tenant_id, event_ids)
+        except Exception:
+            log.exception("fan-out of events %s of tenant %s failed", event_ids, tenant_id)
+
+
+# Periodic ---------------------------------------------------------------------------------
+
+
+@job(queue="notifications", timeout=900)
+def catch_up_everywhere() -> int:
+    """Fan out every tenant's events that a lost job missed; reads only events past the cursors."""
+    with unscoped():
+        top = db.session.scalar(sa.select(sa.func.max(LeadEvent.id))) or 0
+        behind = (
+            db.session.execute(
+                sa.select(Tenant.id)
+                .outerjoin(FanOutCursor, FanOutCursor.tenant_id == Tenant.id)
+                .where(sa.func.coalesce(FanOutCursor.last_event_id, 0) < top)
+                .order_by(Tenant.id)
+            )
+            .scalars()
+            .all()
+        )
+    db.session.rollback()
+    read = 0
+    for tenant_id in behind:
+        try:
+            with tenant_scope(tenant_id):
+                count, made = fanout.catch_up(top)
+            read += count
+            queue_sending(tenant_id, made)
+        except Exception:
+            db.session.rollback()
+            log.exception("catch-up of tenant %s failed; it runs again next time", tenant_id)
+    return read
+
+
+@job(queue="notifications", timeout=300)
+def send_due_everywhere() -> int:
+    """Queue an attempt for every e-mail and delivery whose (next) attempt is due."""
+    queued = 0
+    for model, fn in ((OutboundEmail, send_email), (WebhookDelivery, deliver_webhook)):
+        for tenant_id, row_id in _due(model):
+            queue.enqueue(fn, tenant_id, row_id)
+            queued += 1
+    return queued
+
+
+def _due(model: type) -> Iterable[tuple[int, int]]:
+    from portal.db import utcnow
+
+    with unscoped():
+        rows = db.session.execute(
+            sa.select(model.tenant_id, model.id)  # type: ignore[attr-defined]
+            .where(model.state == "pending", model.next_attempt_at <= utcnow())  # type: ignore[attr-defined]
+            .order_by(model.next_attempt_at)  # type: ignore[attr-defined]
+            .limit(1000)
+        ).all()
+    db.session.rollback()
+    return [tuple(r) for r in rows]
