@@ -73,10 +73,12 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
     security.init_upload_limits(app)
+    # Access first: it enters the signed-in user's tenant, which the error page of a
+    # refused CSRF token needs to show the user's partner in the navigation.
+    policy.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     queue.init_app(app)
-    policy.init_app(app)
     security.init_app(app)
 
 

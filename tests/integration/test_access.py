@@ -186,3 +186,11 @@ def test_the_pages_of_a_flagged_lead_are_not_found_from_another_tenant(
     first, second = _flagged_lead(app, world)
     login_as("channel_manager", "b")
     assert _request(client, method, path.format(id=second), first).status_code == 404
+
+
+@pytest.mark.parametrize("role", ["partner_user", "channel_manager"])
+def test_a_post_without_its_csrf_token_gets_the_styled_400_page(client, login_as, role):
+    login_as(role)
+    response = client.post("/inbox/answer" if role == "partner_user" else "/leads/new", data={})
+    assert response.status_code == 400
+    assert 'data-testid="error-page"' in response.get_data(as_text=True)
