@@ -145,6 +145,7 @@ class PeriodicJob:
 
 def periodic_jobs() -> list[PeriodicJob]:
     """Every periodic job, in one list: `flask rq cron` and the in-process timer read it."""
+    from portal.leads.tasks import flag_stale_everywhere
     from portal.notifications.tasks import catch_up_everywhere, send_due_everywhere
     from portal.routing.tasks import route_everywhere
     from portal.tenancy.tasks import purge_ended_sessions
@@ -154,6 +155,7 @@ def periodic_jobs() -> list[PeriodicJob]:
         PeriodicJob(route_everywhere, interval_seconds=60, timeout=900),
         PeriodicJob(catch_up_everywhere, interval_seconds=60, timeout=900),
         PeriodicJob(send_due_everywhere, interval_seconds=30, timeout=300),
+        PeriodicJob(flag_stale_everywhere, interval_seconds=3600, timeout=900),
     ]
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from portal.db import utcnow
 from portal.extensions import db
 from portal.leads.lifecycle import LeadState
-from portal.leads.models import Lead, Offer
+from portal.leads.models import Lead, LeadEvent, Offer
 from portal.routing.models import RoutingSettings
 
 # Under this much time left an offer is urgent, under the second it is about to expire.
@@ -121,3 +121,41 @@ def partner_history(lead: Lead, partner_id: int) -> list[Any]:
     """
     own = {o.id for o in lead.offers if o.partner_id == partner_id}
     return [e for e in lead.events if e.offer_id in own]
+
+
+STALE_LABEL = "follow-up"
+
+
+def flag_new_stale_leads(limit: int = 1000) -> int:
+    """Write a "stale" event on each accepted lead that went quiet since it was last
+    flagged, so its channel manager hears of it once per silence; commits."""
+    from portal.leads.intake import add_event
+
+    now = utcnow()
+    after = stale_after()
+    last = sa.func.coalesce(Lead.partner_updated_at, Lead.updated_at)
+    flagged_since = (
+        sa.select(LeadEvent.id)
+        .where(LeadEvent.lead_id == Lead.id, LeadEvent.action == "stale", LeadEvent.at >= last)
+        .exists()
+    )
+    leads = list(
+        db.session.scalars(
+            sa.select(Lead)
+            .where(Lead.state.in_(STILL_OPEN), last < now - after, ~flagged_since)
+            .order_by(Lead.id)
+            .limit(limit)
+        )
+    )
+    for lead in leads:
+        held = holder(lead)
+        state = LeadState(lead.state)
+        name = held.partner.name if held else "the partner"
+        add_event(
+            lead, "stale", state, state, STALE_LABEL,
+            f"No update from {name} for more than {after.days} days.",
+            {"partner_id": held.partner_id if held else None},
+            offer_id=held.id if held else None,
+        )  # fmt: skip
+    db.session.commit()
+    return len(leads)

@@ -162,3 +162,32 @@ def test_stale_leads_are_listed_for_managers_and_the_days_are_a_setting(
     client.post("/logout", data={"csrf_token": csrf_token(client, "/leads/")})
     login_as("partner_user")
     assert client.get("/leads/stale/").status_code == 403
+
+
+def test_a_lead_gone_stale_is_flagged_once_and_its_managers_are_told(app, world):
+    from portal.leads import inbox
+    from portal.notifications.models import Notification
+
+    ids, lead_id = _offered(app, world)
+    with app.app_context(), tenant_scope(world.a.id):
+        user = UserFactory(email="s@berlin.example", role="partner_user", partner_id=ids["berlin"])
+        db.session.commit()
+        offer_id = db.session.scalar(sa.select(Offer.id).where(Offer.lead_id == lead_id))
+        offers.accept(offer_id, actor=tenancy.get_user(user.id))
+        assert inbox.flag_new_stale_leads() == 0
+        db.session.get(Lead, lead_id).partner_updated_at = utcnow() - timedelta(days=15)
+        db.session.commit()
+        assert inbox.flag_new_stale_leads() == 1
+        assert inbox.flag_new_stale_leads() == 0  # once per silence
+        told = db.session.scalars(
+            sa.select(Notification).where(Notification.user_id == world.a.manager.id)
+        ).all()
+        assert any("Stale lead" in n.text for n in told)
+        # A month on: the partner moved it on 20 days ago and has been silent since.
+        from portal.leads.models import LeadEvent
+
+        flag = db.session.scalar(sa.select(LeadEvent).where(LeadEvent.action == "stale"))
+        flag.at = utcnow() - timedelta(days=30)
+        db.session.get(Lead, lead_id).partner_updated_at = utcnow() - timedelta(days=20)
+        db.session.commit()
+        assert inbox.flag_new_stale_leads() == 1
