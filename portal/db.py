@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -85,6 +86,10 @@ def copy_rows(
     Python-side default, and each value goes through its column type's bind processing
     (JSON text, UTC times). A failure is raised as SQLAlchemy's exception, so a unique
     key taken meanwhile is an IntegrityError as with an INSERT.
+
+    A value that several rows share (the same object: one time for a whole batch, one
+    JSON document for many rows) is processed once, and JSON and times go to the driver as
+    text, which it passes on as it is.
     """
     if not rows:
         return
@@ -93,9 +98,9 @@ def copy_rows(
     defaults = [c for c in table.c if c.name not in rows[0] and _python_default(c)]
     columns = [table.c[name] for name in given] + defaults
     processors = [
-        (i, process)
+        (i, _once_per_value(process))
         for i, column in enumerate(columns)
-        if (process := column.type.dialect_impl(dialect).bind_processor(dialect))
+        if (process := _bind_processor(column.type, dialect))
     ]
     quote = dialect.identifier_preparer
     names = ", ".join(quote.quote(c.name) for c in columns)
@@ -113,6 +118,46 @@ def copy_rows(
                 copy.write_row(values)
     except dialect.loaded_dbapi.Error as exc:
         raise sa.exc.DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error) from exc
+
+
+def _bind_processor(
+    column_type: sa.types.TypeEngine[Any], dialect: sa.Dialect
+) -> Callable[[Any], Any] | None:
+    """The column type's bind processing, giving the text COPY reads where the driver would
+    otherwise make it row by row: JSON as SQLAlchemy's JSON type writes it, times in ISO 8601.
+    """
+    impl = column_type.dialect_impl(dialect)
+    if isinstance(impl, sa.JSON):
+        serialize = dialect._json_serializer or json.dumps  # type: ignore[attr-defined]
+        return impl._make_bind_processor(None, serialize)  # type: ignore[attr-defined]
+    process = impl.bind_processor(dialect)
+    if _holds_times(column_type):
+        return lambda value: _iso(process(value) if process else value)
+    return process
+
+
+def _holds_times(column_type: sa.types.TypeEngine[Any]) -> bool:
+    try:
+        return issubclass(column_type.python_type, datetime)
+    except NotImplementedError:
+        return False
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _once_per_value(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """process, run once per distinct object of one COPY (the same time or JSON document)."""
+    done: dict[int, tuple[Any, Any]] = {}  # by id; the value is kept so its id stays its own
+
+    def once(value: Any) -> Any:
+        seen = done.get(id(value))
+        if seen is None:
+            seen = done[id(value)] = (value, process(value))
+        return seen[1]
+
+    return once
 
 
 def _python_default(column: sa.Column[Any]) -> bool:
