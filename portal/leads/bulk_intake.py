@@ -10,6 +10,7 @@ much as a few single ones.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -235,7 +236,7 @@ def _lowest_ids(
 ) -> dict[tuple[Any, ...], int]:
     """The lowest id of the tenant's leads per key (values of the columns) meeting criteria.
 
-    On PostgreSQL the keys go in as arrays and each is looked up on its own, one index
+    On PostgreSQL the keys go in as one table and each is looked up on its own, one index
     probe per key however many leads the tenant has. As one IN list, the planner chose to
     read all of the tenant's leads once the table grew, so every batch cost more than the
     one before; and a thousand-value IN list renders a thousand parameters each time.
@@ -248,21 +249,44 @@ def _lowest_ids(
             .where(*(c.in_({key[i] for key in keys}) for i, c in enumerate(columns)), *criteria)
             .group_by(*columns)
         )
-    else:
-        arrays = [
-            sa.bindparam(None, [key[i] for key in keys], type_=postgresql.ARRAY(c.type))
-            for i, c in enumerate(columns)
-        ]
-        names = [f"key{i}" for i in range(len(columns))]
-        wanted = sa.func.unnest(*arrays).table_valued(*names).render_derived()
-        lowest = (
-            sa.select(sa.func.min(Lead.id))
-            .where(*(c == k for c, k in zip(columns, wanted.c, strict=True)), *criteria)
-            .scalar_subquery()
-        )
-        query = sa.select(*wanted.c, lowest)
+        rows = ((tuple(row[:-1]), row[-1]) for row in db.session.execute(query))
+        return {key: lead_id for key, lead_id in rows if lead_id is not None and key in keys}
+    table, wanted = _key_table(columns, keys)
+    lowest = (
+        sa.select(sa.func.min(Lead.id).label("id"))
+        .where(*(c == k for c, k in zip(columns, wanted, strict=True)), *criteria)
+        .lateral()
+    )
+    query = (
+        sa.select(*wanted, lowest.c.id)
+        .select_from(table)
+        .join(lowest, sa.true())
+        .where(lowest.c.id.is_not(None))  # most keys find nothing
+    )
     rows = ((tuple(row[:-1]), row[-1]) for row in db.session.execute(query))
-    return {key: lead_id for key, lead_id in rows if lead_id is not None and key in keys}
+    return {key: lead_id for key, lead_id in rows if key in keys}
+
+
+def _key_table(
+    columns: list[sa.ColumnElement[Any]], keys: set[tuple[Any, ...]]
+) -> tuple[sa.FromClause, list[sa.ColumnElement[Any]]]:
+    """The keys as the rows of a table, one column per key column, sent as one JSON array.
+
+    psycopg writes a list parameter element by element in Python; the same thousand keys
+    as JSON text cost a small part of that.
+    """
+    document = sa.bindparam(None, json.dumps(list(keys)), type_=sa.Text)
+    table = (
+        sa.func.json_array_elements(sa.cast(document, postgresql.JSON))
+        .table_valued("value")
+        .render_derived()
+    )
+    parts = [table.c.value.op("->>")(i) for i in range(len(columns))]
+    # ->> gives text, which compares with a text column as it is and is cast for any other.
+    return table, [
+        (part if isinstance(c.type, sa.String) else sa.cast(part, c.type)).label(f"key{i}")
+        for i, (c, part) in enumerate(zip(columns, parts, strict=True))
+    ]
 
 
 # Duplicates -----------------------------------------------------------------------------------
@@ -274,22 +298,26 @@ def _duplicates(new: list[_New], now: datetime) -> tuple[list[int | None], list[
     Leads already stored have lower ids than any lead of this batch, so a stored match
     is always the one take_in would find first.
     """
-    by_email, by_company = _stored_matches(new, now)
+    keys = [_match_keys(item.values) for item in new]
+    by_email, by_company = _stored_matches(keys, now)
     stored: list[int | None] = []
     in_batch: list[int | None] = []
     seen_email: dict[str, int] = {}
     seen_company: dict[tuple[str, int], int] = {}
-    for position, item in enumerate(new):
-        email, company = _match_keys(item.values)
-        found = [m for m in (by_email.get(email), by_company.get(company)) if m is not None]
-        stored.append(min(found) if found else None)
-        twins = [p for p in (seen_email.get(email), seen_company.get(company)) if p is not None]
-        in_batch.append(min(twins) if twins and not found else None)
+    for position, (email, company) in enumerate(keys):
+        found = _earliest(by_email.get(email), by_company.get(company))
+        stored.append(found)
+        twin = _earliest(seen_email.get(email), seen_company.get(company))
+        in_batch.append(twin if found is None else None)
         if email:
             seen_email.setdefault(email, position)
         if company:
             seen_company.setdefault(company, position)
     return stored, in_batch
+
+
+def _earliest(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 def _match_keys(values: dict[str, Any]) -> tuple[str | None, tuple[str, int] | None]:
@@ -299,10 +327,9 @@ def _match_keys(values: dict[str, Any]) -> tuple[str | None, tuple[str, int] | N
 
 
 def _stored_matches(
-    new: list[_New], now: datetime
+    keys: list[tuple[str | None, tuple[str, int] | None]], now: datetime
 ) -> tuple[dict[str, int], dict[tuple[str, int], int]]:
     """The earliest stored lead per contact e-mail, and per recent company domain and product."""
-    keys = [_match_keys(item.values) for item in new]
     emails = {email for email, _ in keys if email}
     companies = {company for _, company in keys if company}
     live = Lead.state != LeadState.MERGED.value  # as intake._duplicate_of
@@ -325,19 +352,18 @@ def _create(new: list[_New], actor_label: str, channel: str) -> list[int]:
     if tenant_id is None:
         raise TenantScopeError("leads are taken in for one tenant; none is in scope")
     now = utcnow()
-    scorer = lead_score.Scorer(intake.criteria())
     stored, in_batch = _duplicates(new, now)
-    scores = [_score(item.values, scorer, now) for item in new]
+    outcomes = _outcomes(new, now)
     rows = [
-        _lead_row(item.values, score, duplicate_of, tenant_id, now)
-        for item, score, duplicate_of in zip(new, scores, stored, strict=True)
+        _lead_row(item.values, outcome, duplicate_of, tenant_id, now)
+        for item, outcome, duplicate_of in zip(new, outcomes, stored, strict=True)
     ]
     ids = _insert_leads(rows, in_batch)
     _count_inserted(tenant_id, len(ids))
     duplicate_of = [
         d if d is not None else _id_at(ids, p) for d, p in zip(stored, in_batch, strict=True)
     ]
-    events = _event_rows(ids, scores, duplicate_of, actor_label, channel, tenant_id, now)
+    events = _event_rows(ids, outcomes, duplicate_of, actor_label, channel, tenant_id, now)
     _insert(LeadEvent.__table__, events)
     return ids
 
@@ -389,14 +415,52 @@ def _id_at(ids: list[int], position: int | None) -> int | None:
     return None if position is None else ids[position]
 
 
-def _score(values: dict[str, Any], scorer: lead_score.Scorer, now: datetime) -> lead_score.Score:
-    # A new lead has no activities yet.
-    return scorer.score(intake.lead_values(values), [], now)
+@dataclass(frozen=True)
+class _Outcome:
+    """What a score makes of a new lead: its state and breakdown, and why, for its event."""
+
+    state: str
+    score: int
+    breakdown: list[dict[str, object]]
+    action: str
+    verdict: str
+    data: dict[str, Any]
+
+
+def _outcomes(new: list[_New], now: datetime) -> list[_Outcome]:
+    """Each new lead scored; leads that score alike share one outcome, worded once.
+
+    The Scorer gives leads without activities (every new lead) that meet the same rules
+    one Score, so the words, the breakdown and the event data are made once per score
+    and, shared, written once per batch.
+    """
+    scorer = lead_score.Scorer(intake.criteria())
+    made: dict[int, _Outcome] = {}  # by id of the shared Score, which scorer keeps alive
+    outcomes = []
+    for item in new:
+        score = scorer.score(intake.lead_values(item.values), (), now)
+        outcome = made.get(id(score))
+        if outcome is None:
+            outcome = made[id(score)] = _outcome(score)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _outcome(score: lead_score.Score) -> _Outcome:
+    action = lead_score.scoring_action(score)
+    return _Outcome(
+        state=_AFTER_SCORING[action],
+        score=score.total,
+        breakdown=score.breakdown(),
+        action=action.value,
+        verdict=score.verdict(),
+        data={"score": score.total, "missing": list(score.missing_fields)},
+    )
 
 
 def _lead_row(
     values: dict[str, Any],
-    score: lead_score.Score,
+    outcome: _Outcome,
     duplicate_of: int | None,
     tenant_id: int,
     now: datetime,
@@ -404,9 +468,9 @@ def _lead_row(
     """The lead's row: its clean values, completed in place (a retry sets every key again)."""
     values.update(
         tenant_id=tenant_id,
-        state=_AFTER_SCORING[lead_score.scoring_action(score)],
-        score=score.total,
-        score_breakdown=score.breakdown(),
+        state=outcome.state,
+        score=outcome.score,
+        score_breakdown=outcome.breakdown,
         duplicate_of_id=duplicate_of,
         created_at=now,
         updated_at=now,
@@ -427,7 +491,7 @@ def _flag_batch_twins(ids: list[int], in_batch: list[int | None]) -> None:
 
 def _event_rows(
     ids: list[int],
-    scores: list[lead_score.Score],
+    outcomes: list[_Outcome],
     duplicates: list[int | None],
     actor_label: str,
     channel: str,
@@ -436,27 +500,22 @@ def _event_rows(
 ) -> list[dict[str, Any]]:
     """Per lead the two events take_in writes: intake, then score_above or score_below."""
     new, taken_in = LeadState.NEW.value, f"Taken in by {channel}."
-    # A batch has one threshold, so a verdict depends only on the total and what is missing.
-    verdicts: dict[tuple[int, tuple[str, ...]], str] = {}
+    no_duplicate: dict[str, Any] = {}  # shared, so written once
     rows: list[dict[str, Any]] = []
-    for lead_id, score, duplicate_of in zip(ids, scores, duplicates, strict=True):
-        action = lead_score.scoring_action(score)
-        key = (score.total, score.missing_fields)
-        verdict = verdicts.get(key) or verdicts.setdefault(key, score.verdict())
+    for lead_id, outcome, duplicate_of in zip(ids, outcomes, duplicates, strict=True):
         rows.append(
             {
                 "tenant_id": tenant_id, "actor_label": actor_label, "at": now,
                 "lead_id": lead_id, "action": "intake", "from_state": None, "to_state": new,
                 "reason": taken_in,
-                "data": {"duplicate_of": duplicate_of} if duplicate_of else {},
+                "data": {"duplicate_of": duplicate_of} if duplicate_of else no_duplicate,
             }
         )  # fmt: skip
         rows.append(
             {
                 "tenant_id": tenant_id, "actor_label": actor_label, "at": now,
-                "lead_id": lead_id, "action": action.value, "from_state": new,
-                "to_state": _AFTER_SCORING[action], "reason": verdict,
-                "data": {"score": score.total, "missing": list(score.missing_fields)},
+                "lead_id": lead_id, "action": outcome.action, "from_state": new,
+                "to_state": outcome.state, "reason": outcome.verdict, "data": outcome.data,
             }
         )  # fmt: skip
     return rows
