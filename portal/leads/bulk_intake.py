@@ -190,9 +190,13 @@ def _known_external_ids(external_ids: set[str]) -> dict[str, int]:
     return {external_id: lead_id for (external_id,), lead_id in found.items()}
 
 
-# Leads this process inserted per tenant since it last checked the planner's estimate.
+# Leads this process inserted per tenant since it last analysed the table, and how many
+# leads the planner then believed the tenant had at least.
 _inserted: dict[int, int] = {}
+_believed: dict[int, int] = {}
 _inserted_lock = threading.Lock()
+# The planner's belief is refreshed once the tenant has grown to this many times it.
+_OUTGROWN = 10
 
 
 def _count_inserted(tenant_id: int, count: int) -> None:
@@ -206,21 +210,30 @@ def _refresh_statistics() -> None:
     A tenant that takes in thousands of leads a second (an import, a burst of batches)
     outruns autovacuum's statistics, most of all a new tenant beside a large one. Planning
     for a tenant of a few leads, PostgreSQL reads every lead of the tenant once per key,
-    and each batch costs more than the last. So once this process has inserted as many of
-    the tenant's leads as the planner believes the tenant has (and at least 1,000), the
-    table is analysed: about once each time the tenant doubles. The cumulative statistics
-    views lag by a second or so, too much to decide this by.
+    and each batch costs more than the last. So once this process has inserted nine times
+    as many of the tenant's leads as the planner believes the tenant has (and at least
+    1,000), the table is analysed: about once each time the tenant grows tenfold. A
+    planner that believes in a thousand leads or more already probes the composite indexes
+    once per key, so analysing more often (as when the tenant doubled) only cost time.
+    The cumulative statistics views lag by a second or so, too much to decide this by.
     """
     tenant_id = current_tenant_id()
-    if not _on_postgresql() or tenant_id is None or _inserted.get(tenant_id, 0) < 1000:
+    if not _on_postgresql() or tenant_id is None:
+        return
+    inserted = _inserted.get(tenant_id, 0)
+    # The planner's estimate only grows with the table, so an earlier one is a lower bound.
+    if inserted < max(1000, (_OUTGROWN - 1) * _believed.get(tenant_id, 0)):
         return
     plan = db.session.scalar(
         sa.text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM lead WHERE tenant_id = {int(tenant_id)}")
     )
+    believed = plan[0]["Plan"]["Plan Rows"]
     with _inserted_lock:
-        if _inserted.get(tenant_id, 0) < plan[0]["Plan"]["Plan Rows"]:
+        _believed[tenant_id] = believed
+        if _inserted.get(tenant_id, 0) < (_OUTGROWN - 1) * believed:
             return
         _inserted[tenant_id] = 0
+        _believed[tenant_id] = 0  # to be asked again after the next thousand
     # On a connection of its own, so its lock ends with it, not with this batch.
     engine = db.session.get_bind().engine
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
