@@ -77,7 +77,10 @@ class Timestamped:
 
 
 def copy_rows(
-    connection: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]],
+    names: Sequence[str] | None = None,
 ) -> None:
     """Insert rows on PostgreSQL with one COPY, in the connection's transaction.
 
@@ -85,7 +88,8 @@ def copy_rows(
     an INSERT would be: every row gives the same columns, a column left out takes its
     Python-side default, and each value goes through its column type's bind processing
     (JSON text, UTC times). A failure is raised as SQLAlchemy's exception, so a unique
-    key taken meanwhile is an IntegrityError as with an INSERT.
+    key taken meanwhile is an IntegrityError as with an INSERT. Rows are mappings of
+    column names to values or, with the names given, sequences of values in their order.
 
     A value that several rows share (the same object: one time for a whole batch, one
     JSON document for many rows) is processed once, and JSON and times go to the driver as
@@ -94,8 +98,8 @@ def copy_rows(
     if not rows:
         return
     dialect = connection.dialect
-    given = list(rows[0])
-    defaults = [c for c in table.c if c.name not in rows[0] and _python_default(c)]
+    given = list(names if names is not None else rows[0])
+    defaults = [c for c in table.c if c.name not in given and _python_default(c)]
     columns = [table.c[name] for name in given] + defaults
     processors = [
         (i, _once_per_value(process))
@@ -103,21 +107,28 @@ def copy_rows(
         if (process := _bind_processor(column.type, dialect))
     ]
     quote = dialect.identifier_preparer
-    names = ", ".join(quote.quote(c.name) for c in columns)
-    statement = f"COPY {quote.format_table(table)} ({names}) FROM STDIN"
-    pick = operator.itemgetter(*given)
-    one = len(given) == 1  # itemgetter of one key gives the value itself, not a 1-tuple
+    listed = ", ".join(quote.quote(c.name) for c in columns)
+    statement = f"COPY {quote.format_table(table)} ({listed}) FROM STDIN"
+    pick = list if names is not None else _picker(given)
     driver = connection.connection.driver_connection
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
-                values = [pick(row)] if one else [*pick(row)]
-                values += [_default(c) for c in defaults]
+                values = pick(row)
+                if defaults:
+                    values += [_default(c) for c in defaults]
                 for i, process in processors:
                     values[i] = process(values[i])
                 copy.write_row(values)
     except dialect.loaded_dbapi.Error as exc:
         raise sa.exc.DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error) from exc
+
+
+def _picker(names: list[str]) -> Callable[[Mapping[str, Any]], list[Any]]:
+    pick = operator.itemgetter(*names)
+    if len(names) == 1:  # itemgetter of one key gives the value itself, not a 1-tuple
+        return lambda row: [pick(row)]
+    return lambda row: [*pick(row)]
 
 
 def _bind_processor(

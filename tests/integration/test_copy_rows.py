@@ -79,3 +79,17 @@ def test_values_shared_by_rows_are_written_to_each_of_them(app, world):
         lead, values = _stored(app, world.a.id, f"crm-{n}")
         assert (values["bant"], values["score_breakdown"]) == ({}, breakdown)
         assert lead.created_at == lead.updated_at == at
+
+
+def test_rows_given_as_values_in_the_order_of_the_named_columns(app, world):
+    names = ("tenant_id", "company_name", "external_id", "bant")
+    with app.app_context():
+        copy_rows(
+            db.session.connection(),
+            Lead.__table__,
+            [(world.a.id, "Nordbank AG", "crm-1", {})],
+            names,
+        )
+        db.session.commit()
+    lead, values = _stored(app, world.a.id, "crm-1")
+    assert (values["company_name"], values["bant"], lead.state) == ("Nordbank AG", {}, "new")
