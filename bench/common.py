@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -25,3 +26,24 @@ def admin_url() -> str:
 def redis_url() -> str:
     """REDIS_URL, where the benchmark's jobs are queued; it is emptied before and after."""
     return os.environ.get("REDIS_URL", DEFAULT_REDIS)
+
+
+def server_cpu_s(connection: Any) -> float | None:
+    """CPU seconds the server's processes of this connection's database have used so far.
+
+    Read from /proc, so only for a server on this machine that lets us read its processes;
+    None otherwise. With other work on the machine, wall-clock rates move a lot from run
+    to run; CPU seconds (the bench's own and its server's) move much less.
+    """
+    pids = connection.exec_driver_sql(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+    ).scalars()
+    ticks = 0
+    try:
+        for pid in pids:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return None
+    return ticks / os.sysconf("SC_CLK_TCK")

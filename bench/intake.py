@@ -21,7 +21,7 @@ from typing import Any
 
 import redis
 import sqlalchemy as sa
-from common import admin_url, redis_url
+from common import admin_url, redis_url, server_cpu_s
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -102,6 +102,20 @@ def chunks(items: list[Any]) -> Iterator[list[Any]]:
         yield items[start : start + BATCH]
 
 
+def cpu_now() -> tuple[float, float | None]:
+    """CPU seconds used so far by this process, and by the server for this database."""
+    with db.engine.connect() as connection:
+        return time.process_time(), server_cpu_s(connection)
+
+
+def cpu_since(before: tuple[float, float | None], count: int) -> tuple[float, float | None]:
+    """Microseconds of CPU per lead or row since `before`: the bench's own, the server's."""
+    (client, server), (client_then, server_then) = cpu_now(), before
+    per = 1e6 / count
+    both = server is not None and server_then is not None
+    return (client - client_then) * per, (server - server_then) * per if both else None
+
+
 def measure_intake(tenant_id: int, items: list[dict[str, Any]]) -> tuple[float, dict[str, int]]:
     counts: dict[str, int] = {}
     with tenant_scope(tenant_id):
@@ -139,7 +153,13 @@ def measure_plain_insert(rows: list[dict[str, Any]]) -> float:
 
 
 def report(
-    leads: int, intake_s: float, plain_s: float, plain_leads: int, counts: dict, frozen: bool
+    leads: int,
+    intake_s: float,
+    plain_s: float,
+    plain_leads: int,
+    counts: dict,
+    frozen: bool,
+    cpu: dict[str, tuple[float, float | None]],
 ) -> None:
     rate, plain_rate = leads / intake_s, plain_leads / plain_s
     ratio = intake_s / plain_s * plain_leads / leads  # per lead, should the counts differ
@@ -148,6 +168,14 @@ def report(
     print(f"plain bulk insert (COPY, as intake writes): {plain_leads:,} rows in {plain_s:.1f} s")
     print(f"  {plain_rate:,.0f} rows/s")
     print(f"ratio intake time / plain insert time (per lead): {ratio:.2f}")
+    figures = {name: _cpu_figures(*cost) for name, cost in cpu.items()}
+    for name, (client, server, _) in figures.items():
+        server_text = "unreadable" if server is None else f"{server:.0f}"
+        print(f"CPU per {name}: bench {client:.0f} us, server {server_text} us")
+    cpu_ratio = None
+    if figures["lead"][2] is not None and figures["plain row"][2] is not None:
+        cpu_ratio = round(figures["lead"][2] / figures["plain row"][2], 2)
+        print(f"ratio of CPU (bench and server) per lead / per plain row: {cpu_ratio:.2f}")
     print(f"generated input kept out of the garbage collector (gc.freeze): {frozen}")
     met = rate >= TARGET_LEADS_PER_S and ratio <= TARGET_RATIO
     print(
@@ -166,9 +194,17 @@ def report(
                 "batch": BATCH,
                 "outcomes": counts,
                 "gc_freeze": frozen,
+                "cpu_us_per_lead": figures["lead"][2],
+                "cpu_us_per_plain_row": figures["plain row"][2],
+                "cpu_ratio": cpu_ratio,
             }
         )
     )
+
+
+def _cpu_figures(client: float, server: float | None) -> tuple[float, float | None, float | None]:
+    total = None if server is None else round(client + server, 1)
+    return round(client, 1), None if server is None else round(server, 1), total
 
 
 def keep_out_of_the_collector() -> bool:
@@ -202,10 +238,14 @@ def main() -> None:
                 rows = plain_rows(plain_tenant, items)
                 frozen = keep_out_of_the_collector()
                 # The plain insert runs first, so intake works against the fuller table.
+                before = cpu_now()
                 plain_s, plain_leads = measure_plain_insert(rows), len(rows)
+                cpu = {"plain row": cpu_since(before, plain_leads)}
                 del rows
+                before = cpu_now()
                 intake_s, counts = measure_intake(intake_tenant, items)
-                report(count, intake_s, plain_s, plain_leads, counts, frozen)
+                cpu["lead"] = cpu_since(before, count)
+                report(count, intake_s, plain_s, plain_leads, counts, frozen, cpu)
         finally:
             with app.app_context():
                 db.session.remove()

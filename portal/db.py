@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, registry
@@ -58,10 +59,16 @@ class Base(DeclarativeBase):
 class TenantScoped:
     """Marks a table as owned by one tenant; the session filters it by the current tenant."""
 
+    # False on a table whose composite indexes lead with tenant_id, or that is never read
+    # by tenant alone: an index no query needs is only work for every insert.
+    tenant_id_index: ClassVar[bool] = True
+
     @declared_attr
     def tenant_id(cls) -> Mapped[int]:
         return mapped_column(
-            sa.ForeignKey("tenant.id", ondelete="CASCADE"), nullable=False, index=True
+            sa.ForeignKey("tenant.id", ondelete="CASCADE"),
+            nullable=False,
+            index=cls.tenant_id_index,
         )
 
 
@@ -70,7 +77,10 @@ class Timestamped:
 
 
 def copy_rows(
-    connection: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]],
+    names: Sequence[str] | None = None,
 ) -> None:
     """Insert rows on PostgreSQL with one COPY, in the connection's transaction.
 
@@ -78,35 +88,87 @@ def copy_rows(
     an INSERT would be: every row gives the same columns, a column left out takes its
     Python-side default, and each value goes through its column type's bind processing
     (JSON text, UTC times). A failure is raised as SQLAlchemy's exception, so a unique
-    key taken meanwhile is an IntegrityError as with an INSERT.
+    key taken meanwhile is an IntegrityError as with an INSERT. Rows are mappings of
+    column names to values or, with the names given, sequences of values in their order.
+
+    A value that several rows share (the same object: one time for a whole batch, one
+    JSON document for many rows) is processed once, and JSON and times go to the driver as
+    text, which it passes on as it is.
     """
     if not rows:
         return
     dialect = connection.dialect
-    given = list(rows[0])
-    defaults = [c for c in table.c if c.name not in rows[0] and _python_default(c)]
+    given = list(names if names is not None else rows[0])
+    defaults = [c for c in table.c if c.name not in given and _python_default(c)]
     columns = [table.c[name] for name in given] + defaults
     processors = [
-        (i, process)
+        (i, _once_per_value(process))
         for i, column in enumerate(columns)
-        if (process := column.type.dialect_impl(dialect).bind_processor(dialect))
+        if (process := _bind_processor(column.type, dialect))
     ]
     quote = dialect.identifier_preparer
-    names = ", ".join(quote.quote(c.name) for c in columns)
-    statement = f"COPY {quote.format_table(table)} ({names}) FROM STDIN"
-    pick = operator.itemgetter(*given)
-    one = len(given) == 1  # itemgetter of one key gives the value itself, not a 1-tuple
+    listed = ", ".join(quote.quote(c.name) for c in columns)
+    statement = f"COPY {quote.format_table(table)} ({listed}) FROM STDIN"
+    pick = list if names is not None else _picker(given)
     driver = connection.connection.driver_connection
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
-                values = [pick(row)] if one else [*pick(row)]
-                values += [_default(c) for c in defaults]
+                values = pick(row)
+                if defaults:
+                    values += [_default(c) for c in defaults]
                 for i, process in processors:
                     values[i] = process(values[i])
                 copy.write_row(values)
     except dialect.loaded_dbapi.Error as exc:
         raise sa.exc.DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error) from exc
+
+
+def _picker(names: list[str]) -> Callable[[Mapping[str, Any]], list[Any]]:
+    pick = operator.itemgetter(*names)
+    if len(names) == 1:  # itemgetter of one key gives the value itself, not a 1-tuple
+        return lambda row: [pick(row)]
+    return lambda row: [*pick(row)]
+
+
+def _bind_processor(
+    column_type: sa.types.TypeEngine[Any], dialect: sa.Dialect
+) -> Callable[[Any], Any] | None:
+    """The column type's bind processing, giving the text COPY reads where the driver would
+    otherwise make it row by row: JSON as SQLAlchemy's JSON type writes it, times in ISO 8601.
+    """
+    impl = column_type.dialect_impl(dialect)
+    if isinstance(impl, sa.JSON):
+        serialize = dialect._json_serializer or json.dumps  # type: ignore[attr-defined]
+        return impl._make_bind_processor(None, serialize)  # type: ignore[attr-defined]
+    process = impl.bind_processor(dialect)
+    if _holds_times(column_type):
+        return lambda value: _iso(process(value) if process else value)
+    return process
+
+
+def _holds_times(column_type: sa.types.TypeEngine[Any]) -> bool:
+    try:
+        return issubclass(column_type.python_type, datetime)
+    except NotImplementedError:
+        return False
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _once_per_value(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """process, run once per distinct object of one COPY (the same time or JSON document)."""
+    done: dict[int, tuple[Any, Any]] = {}  # by id; the value is kept so its id stays its own
+
+    def once(value: Any) -> Any:
+        seen = done.get(id(value))
+        if seen is None:
+            seen = done[id(value)] = (value, process(value))
+        return seen[1]
+
+    return once
 
 
 def _python_default(column: sa.Column[Any]) -> bool:

@@ -41,6 +41,7 @@ def currency_name(code: str) -> str:
     return get_currency_name(code, locale=LOCALE)
 
 
+@lru_cache(maxsize=512)
 def exponent(currency: str) -> int:
     """How many decimal places the currency's minor unit has."""
     return get_currency_precision(currency)

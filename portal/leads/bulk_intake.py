@@ -10,6 +10,7 @@ much as a few single ones.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -193,9 +194,13 @@ def _known_external_ids(external_ids: set[str]) -> dict[str, int]:
     return {external_id: lead_id for (external_id,), lead_id in found.items()}
 
 
-# Leads this process inserted per tenant since it last checked the planner's estimate.
+# Leads this process inserted per tenant since it last analysed the table, and how many
+# leads the planner then believed the tenant had at least.
 _inserted: dict[int, int] = {}
+_believed: dict[int, int] = {}
 _inserted_lock = threading.Lock()
+# The planner's belief is refreshed once the tenant has grown to this many times it.
+_OUTGROWN = 10
 
 
 def _count_inserted(tenant_id: int, count: int) -> None:
@@ -209,21 +214,30 @@ def _refresh_statistics() -> None:
     A tenant that takes in thousands of leads a second (an import, a burst of batches)
     outruns autovacuum's statistics, most of all a new tenant beside a large one. Planning
     for a tenant of a few leads, PostgreSQL reads every lead of the tenant once per key,
-    and each batch costs more than the last. So once this process has inserted as many of
-    the tenant's leads as the planner believes the tenant has (and at least 1,000), the
-    table is analysed: about once each time the tenant doubles. The cumulative statistics
-    views lag by a second or so, too much to decide this by.
+    and each batch costs more than the last. So once this process has inserted nine times
+    as many of the tenant's leads as the planner believes the tenant has (and at least
+    1,000), the table is analysed: about once each time the tenant grows tenfold. A
+    planner that believes in a thousand leads or more already probes the composite indexes
+    once per key, so analysing more often (as when the tenant doubled) only cost time.
+    The cumulative statistics views lag by a second or so, too much to decide this by.
     """
     tenant_id = current_tenant_id()
-    if not _on_postgresql() or tenant_id is None or _inserted.get(tenant_id, 0) < 1000:
+    if not _on_postgresql() or tenant_id is None:
+        return
+    inserted = _inserted.get(tenant_id, 0)
+    # The planner's estimate only grows with the table, so an earlier one is a lower bound.
+    if inserted < max(1000, (_OUTGROWN - 1) * _believed.get(tenant_id, 0)):
         return
     plan = db.session.scalar(
         sa.text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM lead WHERE tenant_id = {int(tenant_id)}")
     )
+    believed = plan[0]["Plan"]["Plan Rows"]
     with _inserted_lock:
-        if _inserted.get(tenant_id, 0) < plan[0]["Plan"]["Plan Rows"]:
+        _believed[tenant_id] = believed
+        if _inserted.get(tenant_id, 0) < (_OUTGROWN - 1) * believed:
             return
         _inserted[tenant_id] = 0
+        _believed[tenant_id] = 0  # to be asked again after the next thousand
     # On a connection of its own, so its lock ends with it, not with this batch.
     engine = db.session.get_bind().engine
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -239,7 +253,7 @@ def _lowest_ids(
 ) -> dict[tuple[Any, ...], int]:
     """The lowest id of the tenant's leads per key (values of the columns) meeting criteria.
 
-    On PostgreSQL the keys go in as arrays and each is looked up on its own, one index
+    On PostgreSQL the keys go in as one table and each is looked up on its own, one index
     probe per key however many leads the tenant has. As one IN list, the planner chose to
     read all of the tenant's leads once the table grew, so every batch cost more than the
     one before; and a thousand-value IN list renders a thousand parameters each time.
@@ -252,21 +266,44 @@ def _lowest_ids(
             .where(*(c.in_({key[i] for key in keys}) for i, c in enumerate(columns)), *criteria)
             .group_by(*columns)
         )
-    else:
-        arrays = [
-            sa.bindparam(None, [key[i] for key in keys], type_=postgresql.ARRAY(c.type))
-            for i, c in enumerate(columns)
-        ]
-        names = [f"key{i}" for i in range(len(columns))]
-        wanted = sa.func.unnest(*arrays).table_valued(*names).render_derived()
-        lowest = (
-            sa.select(sa.func.min(Lead.id))
-            .where(*(c == k for c, k in zip(columns, wanted.c, strict=True)), *criteria)
-            .scalar_subquery()
-        )
-        query = sa.select(*wanted.c, lowest)
+        rows = ((tuple(row[:-1]), row[-1]) for row in db.session.execute(query))
+        return {key: lead_id for key, lead_id in rows if lead_id is not None and key in keys}
+    table, wanted = _key_table(columns, keys)
+    lowest = (
+        sa.select(sa.func.min(Lead.id).label("id"))
+        .where(*(c == k for c, k in zip(columns, wanted, strict=True)), *criteria)
+        .lateral()
+    )
+    query = (
+        sa.select(*wanted, lowest.c.id)
+        .select_from(table)
+        .join(lowest, sa.true())
+        .where(lowest.c.id.is_not(None))  # most keys find nothing
+    )
     rows = ((tuple(row[:-1]), row[-1]) for row in db.session.execute(query))
-    return {key: lead_id for key, lead_id in rows if lead_id is not None and key in keys}
+    return {key: lead_id for key, lead_id in rows if key in keys}
+
+
+def _key_table(
+    columns: list[sa.ColumnElement[Any]], keys: set[tuple[Any, ...]]
+) -> tuple[sa.FromClause, list[sa.ColumnElement[Any]]]:
+    """The keys as the rows of a table, one column per key column, sent as one JSON array.
+
+    psycopg writes a list parameter element by element in Python; the same thousand keys
+    as JSON text cost a small part of that.
+    """
+    document = sa.bindparam(None, json.dumps(list(keys)), type_=sa.Text)
+    table = (
+        sa.func.json_array_elements(sa.cast(document, postgresql.JSON))
+        .table_valued("value")
+        .render_derived()
+    )
+    parts = [table.c.value.op("->>")(i) for i in range(len(columns))]
+    # ->> gives text, which compares with a text column as it is and is cast for any other.
+    return table, [
+        (part if isinstance(c.type, sa.String) else sa.cast(part, c.type)).label(f"key{i}")
+        for i, (c, part) in enumerate(zip(columns, parts, strict=True))
+    ]
 
 
 # Duplicates -----------------------------------------------------------------------------------
@@ -278,22 +315,26 @@ def _duplicates(new: list[_New], now: datetime) -> tuple[list[int | None], list[
     Leads already stored have lower ids than any lead of this batch, so a stored match
     is always the one take_in would find first.
     """
-    by_email, by_company = _stored_matches(new, now)
+    keys = [_match_keys(item.values) for item in new]
+    by_email, by_company = _stored_matches(keys, now)
     stored: list[int | None] = []
     in_batch: list[int | None] = []
     seen_email: dict[str, int] = {}
     seen_company: dict[tuple[str, int], int] = {}
-    for position, item in enumerate(new):
-        email, company = _match_keys(item.values)
-        found = [m for m in (by_email.get(email), by_company.get(company)) if m is not None]
-        stored.append(min(found) if found else None)
-        twins = [p for p in (seen_email.get(email), seen_company.get(company)) if p is not None]
-        in_batch.append(min(twins) if twins and not found else None)
+    for position, (email, company) in enumerate(keys):
+        found = _earliest(by_email.get(email), by_company.get(company))
+        stored.append(found)
+        twin = _earliest(seen_email.get(email), seen_company.get(company))
+        in_batch.append(twin if found is None else None)
         if email:
             seen_email.setdefault(email, position)
         if company:
             seen_company.setdefault(company, position)
     return stored, in_batch
+
+
+def _earliest(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 def _match_keys(values: dict[str, Any]) -> tuple[str | None, tuple[str, int] | None]:
@@ -303,10 +344,9 @@ def _match_keys(values: dict[str, Any]) -> tuple[str | None, tuple[str, int] | N
 
 
 def _stored_matches(
-    new: list[_New], now: datetime
+    keys: list[tuple[str | None, tuple[str, int] | None]], now: datetime
 ) -> tuple[dict[str, int], dict[tuple[str, int], int]]:
     """The earliest stored lead per contact e-mail, and per recent company domain and product."""
-    keys = [_match_keys(item.values) for item in new]
     emails = {email for email, _ in keys if email}
     companies = {company for _, company in keys if company}
     live = Lead.state != LeadState.MERGED.value  # as intake._duplicate_of
@@ -329,20 +369,18 @@ def _create(new: list[_New], actor_label: str, channel: str) -> list[int]:
     if tenant_id is None:
         raise TenantScopeError("leads are taken in for one tenant; none is in scope")
     now = utcnow()
-    scorer = lead_score.Scorer(intake.criteria())
     stored, in_batch = _duplicates(new, now)
-    scores = [_score(item.values, scorer, now) for item in new]
+    outcomes = _outcomes(new, now)
     rows = [
-        _lead_row(item.values, score, duplicate_of, tenant_id, now)
-        for item, score, duplicate_of in zip(new, scores, stored, strict=True)
+        _lead_row(item.values, outcome, duplicate_of, tenant_id, now)
+        for item, outcome, duplicate_of in zip(new, outcomes, stored, strict=True)
     ]
     ids = _insert_leads(rows, in_batch)
     _count_inserted(tenant_id, len(ids))
     duplicate_of = [
         d if d is not None else _id_at(ids, p) for d, p in zip(stored, in_batch, strict=True)
     ]
-    events = _event_rows(ids, scores, duplicate_of, actor_label, channel, tenant_id, now)
-    _insert(LeadEvent.__table__, events)
+    _insert_events(_event_rows(ids, outcomes, duplicate_of, actor_label, channel, tenant_id, now))
     return ids
 
 
@@ -393,14 +431,52 @@ def _id_at(ids: list[int], position: int | None) -> int | None:
     return None if position is None else ids[position]
 
 
-def _score(values: dict[str, Any], scorer: lead_score.Scorer, now: datetime) -> lead_score.Score:
-    # A new lead has no activities yet.
-    return scorer.score(intake.lead_values(values), [], now)
+@dataclass(frozen=True)
+class _Outcome:
+    """What a score makes of a new lead: its state and breakdown, and why, for its event."""
+
+    state: str
+    score: int
+    breakdown: list[dict[str, object]]
+    action: str
+    verdict: str
+    data: dict[str, Any]
+
+
+def _outcomes(new: list[_New], now: datetime) -> list[_Outcome]:
+    """Each new lead scored; leads that score alike share one outcome, worded once.
+
+    The Scorer gives leads without activities (every new lead) that meet the same rules
+    one Score, so the words, the breakdown and the event data are made once per score
+    and, shared, written once per batch.
+    """
+    scorer = lead_score.Scorer(intake.criteria())
+    made: dict[int, _Outcome] = {}  # by id of the shared Score, which scorer keeps alive
+    outcomes = []
+    for item in new:
+        score = scorer.score(intake.lead_values(item.values), (), now)
+        outcome = made.get(id(score))
+        if outcome is None:
+            outcome = made[id(score)] = _outcome(score)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _outcome(score: lead_score.Score) -> _Outcome:
+    action = lead_score.scoring_action(score)
+    return _Outcome(
+        state=_AFTER_SCORING[action],
+        score=score.total,
+        breakdown=score.breakdown(),
+        action=action.value,
+        verdict=score.verdict(),
+        data={"score": score.total, "missing": list(score.missing_fields)},
+    )
 
 
 def _lead_row(
     values: dict[str, Any],
-    score: lead_score.Score,
+    outcome: _Outcome,
     duplicate_of: int | None,
     tenant_id: int,
     now: datetime,
@@ -408,9 +484,9 @@ def _lead_row(
     """The lead's row: its clean values, completed in place (a retry sets every key again)."""
     values.update(
         tenant_id=tenant_id,
-        state=_AFTER_SCORING[lead_score.scoring_action(score)],
-        score=score.total,
-        score_breakdown=score.breakdown(),
+        state=outcome.state,
+        score=outcome.score,
+        score_breakdown=outcome.breakdown,
         duplicate_of_id=duplicate_of,
         created_at=now,
         updated_at=now,
@@ -429,38 +505,45 @@ def _flag_batch_twins(ids: list[int], in_batch: list[int | None]) -> None:
         db.session.execute(sa.update(Lead), twins)
 
 
+# The columns of the events bulk intake writes, in the order _event_rows gives them.
+_EVENT_COLUMNS = (
+    "tenant_id", "actor_label", "at", "lead_id", "action", "from_state", "to_state", "reason",
+    "data",
+)  # fmt: skip
+
+
 def _event_rows(
     ids: list[int],
-    scores: list[lead_score.Score],
+    outcomes: list[_Outcome],
     duplicates: list[int | None],
     actor_label: str,
     channel: str,
     tenant_id: int,
     now: datetime,
-) -> list[dict[str, Any]]:
-    """Per lead the two events take_in writes: intake, then score_above or score_below."""
+) -> list[tuple[Any, ...]]:
+    """Per lead the two events take_in writes, intake then score_above or score_below, as
+    values of _EVENT_COLUMNS."""
     new, taken_in = LeadState.NEW.value, f"Taken in by {channel}."
-    # A batch has one threshold, so a verdict depends only on the total and what is missing.
-    verdicts: dict[tuple[int, tuple[str, ...]], str] = {}
-    rows: list[dict[str, Any]] = []
-    for lead_id, score, duplicate_of in zip(ids, scores, duplicates, strict=True):
-        action = lead_score.scoring_action(score)
-        key = (score.total, score.missing_fields)
-        verdict = verdicts.get(key) or verdicts.setdefault(key, score.verdict())
+    no_duplicate: dict[str, Any] = {}  # shared, so written once
+    rows: list[tuple[Any, ...]] = []
+    for lead_id, outcome, duplicate_of in zip(ids, outcomes, duplicates, strict=True):
+        data = {"duplicate_of": duplicate_of} if duplicate_of else no_duplicate
+        rows.append((tenant_id, actor_label, now, lead_id, "intake", None, new, taken_in, data))
         rows.append(
-            {
-                "tenant_id": tenant_id, "actor_label": actor_label, "at": now,
-                "lead_id": lead_id, "action": "intake", "from_state": None, "to_state": new,
-                "reason": taken_in,
-                "data": {"duplicate_of": duplicate_of} if duplicate_of else {},
-            }
-        )  # fmt: skip
-        rows.append(
-            {
-                "tenant_id": tenant_id, "actor_label": actor_label, "at": now,
-                "lead_id": lead_id, "action": action.value, "from_state": new,
-                "to_state": _AFTER_SCORING[action], "reason": verdict,
-                "data": {"score": score.total, "missing": list(score.missing_fields)},
-            }
+            (
+                tenant_id, actor_label, now, lead_id, outcome.action, new, outcome.state,
+                outcome.verdict, outcome.data,
+            )
         )  # fmt: skip
     return rows
+
+
+def _insert_events(rows: list[tuple[Any, ...]]) -> None:
+    """Insert the events in one COPY on PostgreSQL, else in one executemany."""
+    table = LeadEvent.__table__
+    if _on_postgresql():
+        copy_rows(db.session.connection(), table, rows, _EVENT_COLUMNS)
+    else:
+        db.session.execute(
+            sa.insert(table), [dict(zip(_EVENT_COLUMNS, row, strict=True)) for row in rows]
+        )

@@ -20,6 +20,7 @@ TEXT_LIMITS = {
     "industry": 80, "contact_name": 120, "contact_phone": 40, "job_title": 120, "city": 120,
 }  # fmt: skip
 BANT_KEYS = ("budget", "authority", "need", "timeline")
+_BANT_KEY_SET = frozenset(BANT_KEYS)
 MAX_EMPLOYEES = 10_000_000
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _POSTAL = re.compile(r"^[A-Z0-9][A-Z0-9 -]{0,11}$")
@@ -31,6 +32,8 @@ _PLAIN_EMAIL = re.compile(
     r"(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
     r"(?:[A-Za-z0-9][A-Za-z0-9-]{0,61})?[A-Za-z])"
 )
+# A special-use domain name, or a name under one, as ends of "." + the domain.
+_SPECIAL_USE_ENDINGS = tuple("." + name for name in email_validator.SPECIAL_USE_DOMAIN_NAMES)
 # The longest address email_validator accepts; its domain is then within its 253 too.
 _EMAIL_MAX = 254
 
@@ -75,11 +78,8 @@ def plain_email(value: str) -> str | None:
     if match is None:
         return None
     domain = match["domain"].lower()
-    if "--" in domain:
+    if "--" in domain or ("." + domain).endswith(_SPECIAL_USE_ENDINGS):
         return None
-    for special in email_validator.SPECIAL_USE_DOMAIN_NAMES:
-        if domain == special or domain.endswith("." + special):
-            return None
     return value.lower()
 
 
@@ -134,7 +134,7 @@ def _bant(raw: object) -> dict[str, object]:
         return {}
     if not isinstance(raw, Mapping):
         raise places.InvalidValue("Give the BANT answers as budget, authority, need and timeline.")
-    unknown = sorted(set(raw) - set(BANT_KEYS))
+    unknown = sorted(set(raw) - _BANT_KEY_SET)
     if unknown:
         raise places.InvalidValue("Unknown BANT answers: " + ", ".join(map(str, unknown)) + ".")
     answers = {}

@@ -110,7 +110,11 @@ def score_lead(
 
 
 class Scorer:
-    """score_lead for many leads on the same criteria, each rule's test and words made once."""
+    """score_lead for many leads on the same criteria, each rule's test and words made once.
+
+    Leads without activities that meet the same rules and lack the same fields get one
+    shared Score: at intake, a batch of leads has only a handful of different scores.
+    """
 
     def __init__(self, criteria: Criteria, *, country_label: Callable[[str], str] = str) -> None:
         self.criteria = criteria
@@ -122,6 +126,7 @@ class Scorer:
             for rule in criteria.profile_rules
             if rule.points
         ]
+        self._without_activities: dict[tuple[tuple[int, ...], tuple[str, ...]], Score] = {}
 
     def score(
         self, lead: Mapping[str, object], activities: Iterable[Activity], now: datetime
@@ -130,15 +135,28 @@ class Scorer:
         _require_aware(now, "now")
         done = [a for a in activities if _require_aware(a.occurred_at, "occurred_at") <= now]
         criteria = self.criteria
+        met = tuple(i for i, (matches, _) in enumerate(self._profile) if matches(lead))
+        missing = tuple(f for f in criteria.required_fields if not has_field(lead, f))
+        if done:
+            return self._score(met, missing, done, now)
+        key = (met, missing)
+        known = self._without_activities.get(key)
+        if known is None:
+            known = self._without_activities[key] = self._score(met, missing, done, now)
+        return known
+
+    def _score(
+        self, met: tuple[int, ...], missing: tuple[str, ...], done: list[Activity], now: datetime
+    ) -> Score:
         contributions = [
-            *(contribution for matches, contribution in self._profile if matches(lead)),
-            *_engagement_contributions(done, criteria.engagement_rules, now),
+            *(self._profile[i][1] for i in met),
+            *_engagement_contributions(done, self.criteria.engagement_rules, now),
         ]
         return Score(
             total=max(0, sum(c.points for c in contributions)),
             contributions=tuple(contributions),
-            missing_fields=tuple(f for f in criteria.required_fields if not has_field(lead, f)),
-            threshold=criteria.threshold,
+            missing_fields=missing,
+            threshold=self.criteria.threshold,
         )
 
 

@@ -19,6 +19,7 @@ DUPLICATE_RESOLUTIONS = ("kept", "merged")
 
 class Lead(TenantScoped, Timestamped, Base):
     __tablename__ = "lead"
+    tenant_id_index = False  # ix_lead_tenant_state and the others below lead with it
     __table_args__ = (
         sa.Index("ix_lead_tenant_state", "tenant_id", "state"),
         # Duplicate detection looks leads up by company domain and product, and by e-mail.
@@ -184,6 +185,7 @@ class LeadEvent(TenantScoped, Base):
     """One transition of a lead: who, when, from which state to which, and why."""
 
     __tablename__ = "lead_event"
+    tenant_id_index = False  # events are read by their lead, never by tenant alone
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(sa.ForeignKey("lead.id", ondelete="RESTRICT"), index=True)

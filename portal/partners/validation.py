@@ -48,9 +48,14 @@ def name(raw: str, max_length: int = 120) -> str:
 def country(raw: str) -> str:
     """An ISO 3166-1 alpha-2 country code that exists."""
     value = (raw or "").strip().upper()
-    if len(value) != 2 or pycountry.countries.get(alpha_2=value) is None:
+    if value not in _country_codes():
         raise InvalidValue(f"{raw!r} is not an ISO 3166-1 country code (for example DE, FR, US).")
     return value
+
+
+@lru_cache(maxsize=1)
+def _country_codes() -> frozenset[str]:
+    return frozenset(c.alpha_2 for c in pycountry.countries)
 
 
 def country_name(alpha_2: str) -> str:

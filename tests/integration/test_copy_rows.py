@@ -3,7 +3,7 @@
 import pytest
 import sqlalchemy as sa
 
-from portal.db import copy_rows
+from portal.db import copy_rows, utcnow
 from portal.extensions import db
 from portal.leads.models import Lead
 from portal.tenancy.scoping import tenant_scope
@@ -63,3 +63,33 @@ def test_no_rows_write_nothing(app, world):
     with app.app_context():
         copy_rows(db.session.connection(), Lead.__table__, [])
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Lead.__table__)) == 0
+
+
+def test_values_shared_by_rows_are_written_to_each_of_them(app, world):
+    breakdown = [{"source": "profile", "reason": "Industry is Banking", "points": 20}]
+    at = utcnow()
+    rows = [
+        _row(world.a.id, n, bant={}, score_breakdown=breakdown, created_at=at, updated_at=at)
+        for n in (1, 2)
+    ]
+    with app.app_context():
+        copy_rows(db.session.connection(), Lead.__table__, rows)
+        db.session.commit()
+    for n in (1, 2):
+        lead, values = _stored(app, world.a.id, f"crm-{n}")
+        assert (values["bant"], values["score_breakdown"]) == ({}, breakdown)
+        assert lead.created_at == lead.updated_at == at
+
+
+def test_rows_given_as_values_in_the_order_of_the_named_columns(app, world):
+    names = ("tenant_id", "company_name", "external_id", "bant")
+    with app.app_context():
+        copy_rows(
+            db.session.connection(),
+            Lead.__table__,
+            [(world.a.id, "Nordbank AG", "crm-1", {})],
+            names,
+        )
+        db.session.commit()
+    lead, values = _stored(app, world.a.id, "crm-1")
+    assert (values["company_name"], values["bant"], lead.state) == ("Nordbank AG", {}, "new")
