@@ -45,7 +45,7 @@ VARIABLES = (
     ),
     Variable(
         "INPROCESS_SWEEP_SECONDS",
-        "30",
+        "10",
         "how often the in-process timer runs periodic jobs without Redis",
     ),
 )
@@ -97,7 +97,7 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "SESSION_IDLE": timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 30)),
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=env_int("SESSION_ABSOLUTE_HOURS", 12)),
         "LOGIN_RATE_LIMIT": env_str("LOGIN_RATE_LIMIT", "5 per minute;20 per hour"),
-        "INPROCESS_SWEEP_SECONDS": env_int("INPROCESS_SWEEP_SECONDS", 30),
+        "INPROCESS_SWEEP_SECONDS": env_int("INPROCESS_SWEEP_SECONDS", 10),
         "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
         # Lead files run to 100,000 lines and more; only the endpoints that take them allow it.
         "LARGE_UPLOAD_MAX_BYTES": 64 * 1024 * 1024,

@@ -8,14 +8,12 @@ if it is still in the state routing found it in.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import holidays
 import sqlalchemy as sa
 
 from portal.db import utcnow
@@ -29,7 +27,6 @@ from portal.partners.models import (
     PartnerProduct,
     PartnerTerritory,
     Product,
-    SlaPolicy,
     Territory,
     Tier,
 )
@@ -51,7 +48,8 @@ from portal.routing.facts import (
 )
 from portal.routing.index import IndexCache, RoutingIndex
 from portal.routing.models import RoutingSettings, SegmentRule
-from portal.sla.clock import NoWorkingTime, SlaCalendar, due_at, parse_time
+from portal.sla.policy import offer_times
+from portal.sla.tasks import schedule_expiry
 from portal.tenancy.models import Tenant
 from portal.tenancy.scoping import current_tenant_id
 
@@ -65,8 +63,6 @@ BATCH = 500
 # network of thousands would otherwise store thousands of rows per offer.
 CANDIDATES_KEPT = 10
 EXCLUSIONS_KEPT = 20
-# When a partner and the tenant name no SLA policy at all.
-DEFAULT_RESPONSE_HOURS = 48
 _ADVISORY_LOCK_CLASS = 0x524F  # "RO"uting: one lock per tenant within this class
 
 _indexes = IndexCache()
@@ -242,53 +238,6 @@ def _count_offer(load: Load, partner_id: int, territory_id: int | None, now: dat
         load.territory_offers[territory_id] = TerritoryOffers(offers.total + 1, by)  # type: ignore[index]
 
 
-# SLA deadline ---------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=64)
-def _public_holidays(country: str) -> holidays.HolidayBase:
-    return holidays.country_holidays(country)
-
-
-def _holiday_check(country: str | None) -> Any:
-    if not country:
-        return lambda _day: False
-    try:
-        calendar = _public_holidays(country)
-    except NotImplementedError:
-        return lambda _day: False
-    return lambda day: day in calendar
-
-
-def sla_calendar(partner: Partner, default: SlaPolicy | None) -> tuple[SlaCalendar, str | None]:
-    """The partner's SLA calendar (its own policy, else the tenant's default) and the
-    country whose public holidays it skips."""
-    policy = partner.sla_policy or default
-    if policy is None:
-        return SlaCalendar(DEFAULT_RESPONSE_HOURS, clock="wall"), None
-    calendar = SlaCalendar(
-        response_hours=policy.response_hours,
-        clock=policy.clock,
-        work_days=tuple(policy.work_days or ()),
-        work_start=parse_time(policy.work_start),
-        work_end=parse_time(policy.work_end),
-        timezone=partner.timezone or "UTC",
-    )
-    return calendar, policy.holiday_country
-
-
-def offer_deadline(partner: Partner, now: datetime) -> datetime:
-    """When an offer made to the partner now must be answered."""
-    default = db.session.scalar(sa.select(SlaPolicy).where(SlaPolicy.is_default))
-    calendar, country = sla_calendar(partner, default)
-    try:
-        return due_at(now, calendar, _holiday_check(country))
-    except NoWorkingTime:
-        # A policy saved without working time cannot stop a lead: count wall-clock hours.
-        log.warning("SLA policy of partner %s has no working time", partner.id)
-        return now + timedelta(hours=calendar.response_hours)
-
-
 # Decisions into rows --------------------------------------------------------------------
 
 
@@ -358,12 +307,14 @@ def make_offer(
     before = move(lead, action, now)
     if before is None:
         return None
+    due, remind_at = offer_times(partner, now)
     offer = Offer(
         lead_id=lead.id,
         partner_id=partner.id,
         state="open",
         offered_at=now,
-        due_at=offer_deadline(partner, now),
+        due_at=due,
+        remind_at=remind_at,
         explanation=explanation_data,
         territory_id=territory_id,
         assigned_by_id=getattr(assigned_by, "id", None),
@@ -390,6 +341,7 @@ class Routed:
     partner_id: int | None = None
     offer_id: int | None = None
     summary: str = ""
+    due_at: datetime | None = None
 
 
 def _apply(
@@ -414,7 +366,7 @@ def _apply(
         if offer is None:
             return Routed(lead.id, decision.outcome, summary="The lead moved on meanwhile.")
         _count_offer(load, partner.id, territory_id, now)
-        return Routed(lead.id, decision.outcome, partner.id, offer.id, summary)
+        return Routed(lead.id, decision.outcome, partner.id, offer.id, summary, offer.due_at)
     action = (
         Action.TO_DIRECT_SALES if decision.outcome == Outcome.DIRECT_SALES else Action.NO_PARTNER
     )
@@ -470,6 +422,7 @@ def route_leads(
         decision = route(index, lead_facts(lead, had.get(lead.id, ())), load, now)
         results.append(_apply(lead, decision, index, load, now, label))
     db.session.commit()
+    schedule_expiry((r.offer_id, r.due_at) for r in results if r.offer_id and r.due_at)
     return results
 
 
