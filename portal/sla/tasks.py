@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from portal.extensions import db, queue
 from portal.jobs import job
@@ -38,6 +38,14 @@ def expiry_job_id(offer_id: int, due_at: datetime) -> str:
     return f"sla-expire-{offer_id}-{int(due_at.timestamp())}"
 
 
+def _whole_second_after(moment: datetime) -> datetime:
+    """RQ keeps a scheduled time in whole seconds, cutting the fraction off; a job for 10:00:00.7
+    would run at 10:00:00, find the offer not yet due, and leave it to the sweep."""
+    if moment.microsecond:
+        return moment.replace(microsecond=0) + timedelta(seconds=1)
+    return moment
+
+
 def schedule_expiry(deadlines: Iterable[tuple[int, datetime]]) -> None:
     """Schedule the expiry of the current tenant's offers at their deadlines; call it after
     the commit that made or moved them.
@@ -47,7 +55,7 @@ def schedule_expiry(deadlines: Iterable[tuple[int, datetime]]) -> None:
     """
     tenant_id = current_tenant_id()
     jobs = [
-        (due_at, expiry_job_id(offer_id, due_at), (tenant_id, offer_id))
+        (_whole_second_after(due_at), expiry_job_id(offer_id, due_at), (tenant_id, offer_id))
         for offer_id, due_at in deadlines
     ]
     try:
