@@ -21,7 +21,7 @@ from portal.extensions import db
 from portal.leads.intake import add_event
 from portal.leads.lifecycle import Action, LeadState
 from portal.leads.models import Lead, Offer
-from portal.leads.transitions import move
+from portal.leads.transitions import move, move_many
 from portal.partners.models import (
     Partner,
     PartnerProduct,
@@ -48,7 +48,7 @@ from portal.routing.facts import (
 )
 from portal.routing.index import IndexCache, RoutingIndex
 from portal.routing.models import RoutingSettings, SegmentRule
-from portal.sla.policy import offer_times
+from portal.sla.policy import PartnerSla, deadline, default_policy, next_reminder, partner_sla
 from portal.sla.tasks import schedule_expiry
 from portal.tenancy.models import Tenant
 from portal.tenancy.scoping import current_tenant_id
@@ -291,6 +291,46 @@ def _names(index: RoutingIndex) -> Mapping[int, str]:
     return {pid: partner.name for pid, partner in index.partners.items()}
 
 
+def _new_offer(
+    lead: Lead,
+    partner: Partner,
+    sla: PartnerSla,
+    now: datetime,
+    explanation_data: dict[str, Any],
+    territory_id: int | None,
+    assigned_by: Any = None,
+) -> Offer:
+    due = deadline(sla, now)
+    offer = Offer(
+        lead_id=lead.id,
+        partner_id=partner.id,
+        state="open",
+        offered_at=now,
+        due_at=due,
+        remind_at=next_reminder(sla, now, due),
+        explanation=explanation_data,
+        territory_id=territory_id,
+        assigned_by_id=getattr(assigned_by, "id", None),
+    )
+    db.session.add(offer)
+    return offer
+
+
+def _offer_event(
+    lead: Lead, offer: Offer, action: Action, before: LeadState, label: str, reason: str
+) -> None:
+    add_event(
+        lead,
+        action.value,
+        before,
+        LeadState.OFFERED,
+        label,
+        reason,
+        {"partner_id": offer.partner_id, "due_at": offer.due_at.isoformat()},
+        offer_id=offer.id,
+    )
+
+
 def make_offer(
     lead: Lead,
     partner: Partner,
@@ -307,30 +347,10 @@ def make_offer(
     before = move(lead, action, now)
     if before is None:
         return None
-    due, remind_at = offer_times(partner, now)
-    offer = Offer(
-        lead_id=lead.id,
-        partner_id=partner.id,
-        state="open",
-        offered_at=now,
-        due_at=due,
-        remind_at=remind_at,
-        explanation=explanation_data,
-        territory_id=territory_id,
-        assigned_by_id=getattr(assigned_by, "id", None),
-    )
-    db.session.add(offer)
+    sla = partner_sla(partner, default_policy())
+    offer = _new_offer(lead, partner, sla, now, explanation_data, territory_id, assigned_by)
     db.session.flush()
-    add_event(
-        lead,
-        action.value,
-        before,
-        LeadState.OFFERED,
-        label,
-        reason,
-        {"partner_id": partner.id, "due_at": offer.due_at.isoformat()},
-        offer_id=offer.id,
-    )
+    _offer_event(lead, offer, action, before, label, reason)
     return offer
 
 
@@ -344,38 +364,70 @@ class Routed:
     due_at: datetime | None = None
 
 
-def _apply(
-    lead: Lead, decision: Decision, index: RoutingIndex, load: Load, now: datetime, label: str
-) -> Routed:
-    data = explanation(decision, index)
-    summary = data["summary"]
+def _territory_of(decision: Decision) -> int | None:
+    winner = decision.winner
+    return winner.term("territory").facts["territory_id"] if winner else None
+
+
+def _action(lead: Lead, decision: Decision) -> Action | None:
+    """What routing does with the lead; None when it stays (unroutable, and still nobody)."""
     if decision.partner_id is not None:
-        partner = db.session.get(Partner, decision.partner_id)
-        winner = decision.winner
-        territory_id = winner.term("territory").facts["territory_id"] if winner else None
-        offer = make_offer(
-            lead,
-            partner,
-            Action.ROUTE,
-            now,
-            explanation_data=data,
-            territory_id=territory_id,
-            label=label,
-            reason=summary,
-        )
-        if offer is None:
-            return Routed(lead.id, decision.outcome, summary="The lead moved on meanwhile.")
-        _count_offer(load, partner.id, territory_id, now)
-        return Routed(lead.id, decision.outcome, partner.id, offer.id, summary, offer.due_at)
+        return Action.ROUTE
     action = (
         Action.TO_DIRECT_SALES if decision.outcome == Outcome.DIRECT_SALES else Action.NO_PARTNER
     )
     if LeadState(lead.state) == LeadState.UNROUTABLE and action == Action.NO_PARTNER:
-        return Routed(lead.id, decision.outcome, summary=summary)  # still nobody: it stays
-    before = move(lead, action, now)
-    if before is not None:
-        add_event(lead, action.value, before, LeadState(lead.state), label, summary, data)
-    return Routed(lead.id, decision.outcome, summary=summary)
+        return None
+    return action
+
+
+def _partner_slas(partner_ids: set[int]) -> dict[int, tuple[Partner, PartnerSla]]:
+    """The partners a batch offers leads to, each with its SLA, in two queries."""
+    default = default_policy()
+    partners = db.session.scalars(
+        sa.select(Partner)
+        .where(Partner.id.in_(partner_ids))
+        .options(sa.orm.selectinload(Partner.sla_policy))
+    )
+    return {p.id: (p, partner_sla(p, default)) for p in partners} if partner_ids else {}
+
+
+def _apply_all(
+    decided: list[tuple[Lead, Decision]], index: RoutingIndex, now: datetime, label: str
+) -> list[Routed]:
+    """The decisions into rows: the leads moved, one UPDATE per kind of move; the offers
+    inserted together, then their events."""
+    actions = {lead.id: _action(lead, d) for lead, d in decided}
+    left = move_many(
+        [(lead, action) for lead, _ in decided if (action := actions[lead.id]) is not None], now
+    )
+    partners = _partner_slas({d.partner_id for _, d in decided if d.partner_id is not None})
+    results: list[Routed] = []
+    made: list[tuple[int, Lead, Offer, LeadState, str]] = []
+    for lead, decision in decided:
+        data = explanation(decision, index)
+        summary = data["summary"]
+        action, before = actions[lead.id], left.get(lead.id)
+        if action == Action.ROUTE and before is not None:
+            partner, sla = partners[decision.partner_id]  # type: ignore[index]
+            offer = _new_offer(lead, partner, sla, now, data, _territory_of(decision))
+            made.append((len(results), lead, offer, before, summary))
+            results.append(Routed(lead.id, decision.outcome))
+        elif action == Action.ROUTE:
+            results.append(
+                Routed(lead.id, decision.outcome, summary="The lead moved on meanwhile.")
+            )
+        else:
+            if action is not None and before is not None:
+                add_event(lead, action.value, before, LeadState(lead.state), label, summary, data)
+            results.append(Routed(lead.id, decision.outcome, summary=summary))
+    db.session.flush()
+    for position, lead, offer, before, summary in made:
+        _offer_event(lead, offer, Action.ROUTE, before, label, summary)
+        results[position] = Routed(
+            lead.id, results[position].outcome, offer.partner_id, offer.id, summary, offer.due_at
+        )
+    return results
 
 
 def lock_tenant_routing() -> None:
@@ -417,10 +469,14 @@ def route_leads(
     index = current_index()
     load = current_load(index.config, now)
     had = partners_had(lead.id for lead in leads)
-    results = []
+    decided = []
     for lead in leads:
         decision = route(index, lead_facts(lead, had.get(lead.id, ())), load, now)
-        results.append(_apply(lead, decision, index, load, now, label))
+        if decision.partner_id is not None:
+            # Counted now, so the next lead of the batch sees it.
+            _count_offer(load, decision.partner_id, _territory_of(decision), now)
+        decided.append((lead, decision))
+    results = _apply_all(decided, index, now, label)
     db.session.commit()
     schedule_expiry((r.offer_id, r.due_at) for r in results if r.offer_id and r.due_at)
     return results

@@ -68,7 +68,7 @@ def schedule_expiry(deadlines: Iterable[tuple[int, datetime]]) -> None:
 
 
 @job(queue="sla", timeout=600)
-def sweep_everywhere() -> dict[str, int]:
+def sweep_everywhere() -> dict[str, float]:
     """The periodic SLA sweep over every tenant: overdue offers expired, reminders sent."""
     from portal.sla import sweep
 

@@ -215,3 +215,19 @@ def test_an_expiry_job_id_names_the_offer_and_its_deadline(offered):
         offer_id, offered_at + timedelta(hours=1)
     )
     assert expiry_job_id(offer_id, offered_at) == expiry_job_id(offer_id, offered_at)
+
+
+def test_the_sla_sweep_command_expires_and_says_what_it_did(app, world, offered):
+    _, _, offer_id, _ = offered
+    with app.app_context(), tenant_scope(world.a.id):
+        db.session.get(Offer, offer_id).due_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["sla", "sweep"])
+    assert result.exit_code == 0, result.output
+    assert "expired 1, routed 1, reminders 0" in result.output
+    assert offer_row(app, world.a.id, offer_id).state == "expired"
+
+
+def test_the_sla_sweep_command_refuses_an_interval_below_a_second(app):
+    result = app.test_cli_runner().invoke(args=["sla", "sweep", "--loop", "--interval", "0"])
+    assert result.exit_code == 2 and "interval" in result.output
