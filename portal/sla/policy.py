@@ -88,18 +88,6 @@ def deadline(sla: PartnerSla, now: datetime) -> datetime:
         return now + timedelta(hours=sla.calendar.response_hours)
 
 
-def offer_deadline(partner: Partner, now: datetime) -> datetime:
-    """When an offer made to the partner now must be answered."""
-    return deadline(partner_sla(partner, default_policy()), now)
-
-
-def offer_times(partner: Partner, now: datetime) -> tuple[datetime, datetime | None]:
-    """An offer made to the partner now: its deadline and when its first reminder falls."""
-    sla = partner_sla(partner, default_policy())
-    due = deadline(sla, now)
-    return due, next_reminder(sla, now, due)
-
-
 def reminder_times(
     sla: PartnerSla, offered_at: datetime, due: datetime
 ) -> list[tuple[int, datetime]]:
