@@ -277,9 +277,12 @@ def test_a_worker_killed_in_the_middle_of_an_expiry_loses_nothing(redis_app, red
 
 @pytest.fixture
 def down_app(tmp_path):
-    """An app whose Redis does not answer (built before the test, whose logs are read)."""
+    """An app whose job queue's Redis does not answer (built before the test, whose logs are
+    read). Only the queue: the rate limiter is shared by every app of the test run."""
     with fresh_database(tmp_path) as url:
-        app = make_app(url, REDIS_URL=NOWHERE, RATELIMIT_STORAGE_URI="memory://")
+        app = make_app(url)
+        app.config["REDIS_URL"] = NOWHERE
+        queue.init_app(app)
         yield app
         with app.app_context():
             db.session.remove()
