@@ -15,6 +15,7 @@ from portal.tenancy.roles import Role
 tenant_cli = AppGroup("tenant", help="Manage tenants.")
 user_cli = AppGroup("user", help="Manage users.")
 rq_cli = AppGroup("rq", help="Run RQ workers and the periodic scheduler.")
+sla_cli = AppGroup("sla", help="The SLA clock: expire overdue offers, send reminders.")
 
 
 def _fail(exc: ServiceError) -> None:
@@ -155,6 +156,41 @@ def rq_cron() -> None:
     scheduler.start()
 
 
+@sla_cli.command("sweep")
+@click.option("--loop", is_flag=True, help="Sweep again and again, until stopped.")
+@click.option(
+    "--interval",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds between two sweeps with --loop.",
+)
+def sla_sweep(loop: bool, interval: float) -> None:
+    """Expire every overdue offer, route its lead on, and send the reminders due."""
+    import time
+
+    from portal.extensions import db
+    from portal.sla.sweep import sweep
+
+    while True:
+        try:
+            report = sweep()
+        except Exception as exc:
+            db.session.rollback()
+            if not loop:
+                raise click.ClickException(f"the sweep failed: {exc}") from exc
+            current_app.logger.exception("the SLA sweep failed; trying again")
+        else:
+            if report.expired or report.reminded or not loop:
+                click.echo(
+                    f"expired {report.expired}, routed {report.routed}, reminders {report.reminded}"
+                )
+        if not loop:
+            return
+        db.session.remove()
+        time.sleep(interval)
+
+
 def register(app: Flask) -> None:
-    for command in (tenant_cli, user_cli, rq_cli, demo, serve):
+    for command in (tenant_cli, user_cli, rq_cli, sla_cli, demo, serve):
         app.cli.add_command(command)

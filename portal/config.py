@@ -52,7 +52,7 @@ VARIABLES = (
     Variable("WEBHOOK_TIMEOUT_SECONDS", "5", "how long a webhook endpoint has to answer"),
     Variable(
         "INPROCESS_SWEEP_SECONDS",
-        "30",
+        "10",
         "how often the in-process timer runs periodic jobs without Redis",
     ),
 )
@@ -104,7 +104,7 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "SESSION_IDLE": timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 30)),
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=env_int("SESSION_ABSOLUTE_HOURS", 12)),
         "LOGIN_RATE_LIMIT": env_str("LOGIN_RATE_LIMIT", "5 per minute;20 per hour"),
-        "INPROCESS_SWEEP_SECONDS": env_int("INPROCESS_SWEEP_SECONDS", 30),
+        "INPROCESS_SWEEP_SECONDS": env_int("INPROCESS_SWEEP_SECONDS", 10),
         "PUBLIC_URL": env_str("PUBLIC_URL", "http://localhost:5000"),
         "SMTP_HOST": env_str("SMTP_HOST"),
         "SMTP_PORT": env_int("SMTP_PORT", 587),

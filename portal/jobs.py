@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 from flask import Flask, current_app, has_app_context
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 # In the order a worker takes them: deadlines first, then routing, then the rest.
 QUEUE_NAMES = ("sla", "routing", "notifications", "default")
+# How often the SLA sweep runs: an offer whose expiry job was lost expires this late at most.
+SLA_SWEEP_SECONDS = 30
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -111,6 +114,31 @@ class JobQueue:
             **kwargs,  # type: ignore[attr-defined]
         )
 
+    def schedule_many(
+        self, fn: Callable[..., Any], jobs: list[tuple[datetime, str, tuple[Any, ...]]]
+    ) -> int:
+        """Schedule a declared job once per (when, job id, args), in one round trip to Redis.
+
+        A job id already scheduled is scheduled again for the same time, so scheduling twice
+        is harmless. Without Redis nothing runs scheduled jobs (RQ's synchronous mode only
+        stores them), so they are not stored at all: the in-process timer's sweep does the work.
+        """
+        if not self.is_async or not jobs:
+            return 0
+        queue = self.queue(fn.queue_name)  # type: ignore[attr-defined]
+        with self.connection.pipeline() as pipe:
+            for when, job_id, args in jobs:
+                queue.enqueue_at(
+                    when,
+                    fn,
+                    *args,
+                    job_id=job_id,
+                    job_timeout=fn.timeout,
+                    pipeline=pipe,  # type: ignore[attr-defined]
+                )
+            pipe.execute()
+        return len(jobs)
+
 
 def _run_on_thread(
     app: Flask, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -148,6 +176,7 @@ def periodic_jobs() -> list[PeriodicJob]:
     from portal.leads.tasks import flag_stale_everywhere
     from portal.notifications.tasks import catch_up_everywhere, send_due_everywhere
     from portal.routing.tasks import route_everywhere
+    from portal.sla.tasks import sweep_everywhere
     from portal.tenancy.tasks import purge_ended_sessions
 
     return [
@@ -156,6 +185,8 @@ def periodic_jobs() -> list[PeriodicJob]:
         PeriodicJob(catch_up_everywhere, interval_seconds=60, timeout=900),
         PeriodicJob(send_due_everywhere, interval_seconds=30, timeout=300),
         PeriodicJob(flag_stale_everywhere, interval_seconds=3600, timeout=900),
+        # The safety net of the expiry jobs, and the only expiry without Redis.
+        PeriodicJob(sweep_everywhere, interval_seconds=SLA_SWEEP_SECONDS, timeout=600),
     ]
 
 

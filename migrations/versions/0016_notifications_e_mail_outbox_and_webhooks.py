@@ -5,7 +5,7 @@ cursor of each tenant's fan-out of lead events. Existing tenants' cursors start 
 latest event, so the history before this migration is not announced to anyone.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-11-29 20:12:21.250940
 
 """
@@ -17,7 +17,7 @@ import portal.db
 
 # revision identifiers, used by Alembic.
 revision = '0016'
-down_revision = '0014'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

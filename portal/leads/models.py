@@ -141,6 +141,8 @@ class Offer(TenantScoped, Base):
     __table_args__ = (
         sa.UniqueConstraint("lead_id", "partner_id"),
         sa.Index("ix_offer_state_due", "state", "due_at"),
+        # The sweep finds the open offers whose next reminder is due, as it finds the overdue.
+        sa.Index("ix_offer_state_remind", "state", "remind_at"),
         sa.Index("ix_offer_partner_state", "partner_id", "state"),
         # The fairness cap counts a territory's recent offers.
         sa.Index("ix_offer_territory_offered", "tenant_id", "territory_id", "offered_at"),
@@ -169,6 +171,8 @@ class Offer(TenantScoped, Base):
     reminders_sent: Mapped[list[Any]] = mapped_column(
         sa.JSON, default=list, server_default=sa.text("'[]'")
     )
+    # When the next reminder point not yet sent falls; None when none is left.
+    remind_at: Mapped[datetime | None]
     # Set when a channel manager chose the partner by hand instead of the engine.
     assigned_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("user_account.id", ondelete="SET NULL")

@@ -27,6 +27,8 @@ from portal.leads.lifecycle import Action, IllegalTransition, LeadState
 from portal.leads.models import Lead, Offer, RejectionReason
 from portal.leads.transitions import move
 from portal.partners.validation import InvalidValue
+from portal.sla.policy import first_reminder
+from portal.sla.tasks import schedule_expiry
 from portal.tenancy.models import Tenant
 from portal.tenancy.scoping import current_tenant_id
 
@@ -340,10 +342,11 @@ def extend(offer_id: int, hours: Any, reason: str | None, *, actor: Any) -> Offe
     now = utcnow()
     before_due = offer.due_at
     new_due = max(before_due, now) + timedelta(hours=int(text))
+    remind_at = first_reminder(offer.partner, offer.offered_at, new_due)
     moved = db.session.execute(
         sa.update(Offer)
         .where(Offer.id == offer.id, Offer.state == OPEN, Offer.due_at == before_due)
-        .values(due_at=new_due, reminders_sent=[])
+        .values(due_at=new_due, reminders_sent=[], remind_at=remind_at)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not moved:
@@ -362,6 +365,7 @@ def extend(offer_id: int, hours: Any, reason: str | None, *, actor: Any) -> Offe
                  "reason": reason},
     )  # fmt: skip
     db.session.commit()
+    schedule_expiry([(offer.id, new_due)])
     return offer
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -31,3 +33,29 @@ def move(lead: Lead, action: Action, now: datetime) -> LeadState | None:
         return None
     set_committed_value(lead, "state", after.value)
     return before
+
+
+def move_many(moves: Iterable[tuple[Lead, Action]], now: datetime) -> dict[int, LeadState]:
+    """Apply each action to its lead, as move() does, with one UPDATE per (state, action):
+    the states the leads that moved left, by lead id; a lead another transaction moved first
+    is not among them."""
+    groups: dict[tuple[LeadState, Action], list[Lead]] = defaultdict(list)
+    for lead, action in moves:
+        groups[(LeadState(lead.state), action)].append(lead)
+    left: dict[int, LeadState] = {}
+    for (before, action), leads in groups.items():
+        after = next_state(before, action)
+        moved = set(
+            db.session.scalars(
+                sa.update(Lead)
+                .where(Lead.id.in_([lead.id for lead in leads]), Lead.state == before.value)
+                .values(state=after.value, updated_at=now)
+                .returning(Lead.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        for lead in leads:
+            if lead.id in moved:
+                set_committed_value(lead, "state", after.value)
+                left[lead.id] = before
+    return left

@@ -8,14 +8,12 @@ if it is still in the state routing found it in.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import holidays
 import sqlalchemy as sa
 
 from portal.db import utcnow
@@ -23,13 +21,12 @@ from portal.extensions import db
 from portal.leads.intake import add_event
 from portal.leads.lifecycle import Action, LeadState
 from portal.leads.models import Lead, Offer
-from portal.leads.transitions import move
+from portal.leads.transitions import move, move_many
 from portal.partners.models import (
     Partner,
     PartnerProduct,
     PartnerTerritory,
     Product,
-    SlaPolicy,
     Territory,
     Tier,
 )
@@ -51,7 +48,8 @@ from portal.routing.facts import (
 )
 from portal.routing.index import IndexCache, RoutingIndex
 from portal.routing.models import RoutingSettings, SegmentRule
-from portal.sla.clock import NoWorkingTime, SlaCalendar, due_at, parse_time
+from portal.sla.policy import PartnerSla, deadline, default_policy, next_reminder, partner_sla
+from portal.sla.tasks import schedule_expiry
 from portal.tenancy.models import Tenant
 from portal.tenancy.scoping import current_tenant_id
 
@@ -65,8 +63,6 @@ BATCH = 500
 # network of thousands would otherwise store thousands of rows per offer.
 CANDIDATES_KEPT = 10
 EXCLUSIONS_KEPT = 20
-# When a partner and the tenant name no SLA policy at all.
-DEFAULT_RESPONSE_HOURS = 48
 _ADVISORY_LOCK_CLASS = 0x524F  # "RO"uting: one lock per tenant within this class
 
 _indexes = IndexCache()
@@ -242,53 +238,6 @@ def _count_offer(load: Load, partner_id: int, territory_id: int | None, now: dat
         load.territory_offers[territory_id] = TerritoryOffers(offers.total + 1, by)  # type: ignore[index]
 
 
-# SLA deadline ---------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=64)
-def _public_holidays(country: str) -> holidays.HolidayBase:
-    return holidays.country_holidays(country)
-
-
-def _holiday_check(country: str | None) -> Any:
-    if not country:
-        return lambda _day: False
-    try:
-        calendar = _public_holidays(country)
-    except NotImplementedError:
-        return lambda _day: False
-    return lambda day: day in calendar
-
-
-def sla_calendar(partner: Partner, default: SlaPolicy | None) -> tuple[SlaCalendar, str | None]:
-    """The partner's SLA calendar (its own policy, else the tenant's default) and the
-    country whose public holidays it skips."""
-    policy = partner.sla_policy or default
-    if policy is None:
-        return SlaCalendar(DEFAULT_RESPONSE_HOURS, clock="wall"), None
-    calendar = SlaCalendar(
-        response_hours=policy.response_hours,
-        clock=policy.clock,
-        work_days=tuple(policy.work_days or ()),
-        work_start=parse_time(policy.work_start),
-        work_end=parse_time(policy.work_end),
-        timezone=partner.timezone or "UTC",
-    )
-    return calendar, policy.holiday_country
-
-
-def offer_deadline(partner: Partner, now: datetime) -> datetime:
-    """When an offer made to the partner now must be answered."""
-    default = db.session.scalar(sa.select(SlaPolicy).where(SlaPolicy.is_default))
-    calendar, country = sla_calendar(partner, default)
-    try:
-        return due_at(now, calendar, _holiday_check(country))
-    except NoWorkingTime:
-        # A policy saved without working time cannot stop a lead: count wall-clock hours.
-        log.warning("SLA policy of partner %s has no working time", partner.id)
-        return now + timedelta(hours=calendar.response_hours)
-
-
 # Decisions into rows --------------------------------------------------------------------
 
 
@@ -342,6 +291,46 @@ def _names(index: RoutingIndex) -> Mapping[int, str]:
     return {pid: partner.name for pid, partner in index.partners.items()}
 
 
+def _new_offer(
+    lead: Lead,
+    partner: Partner,
+    sla: PartnerSla,
+    now: datetime,
+    explanation_data: dict[str, Any],
+    territory_id: int | None,
+    assigned_by: Any = None,
+) -> Offer:
+    due = deadline(sla, now)
+    offer = Offer(
+        lead_id=lead.id,
+        partner_id=partner.id,
+        state="open",
+        offered_at=now,
+        due_at=due,
+        remind_at=next_reminder(sla, now, due),
+        explanation=explanation_data,
+        territory_id=territory_id,
+        assigned_by_id=getattr(assigned_by, "id", None),
+    )
+    db.session.add(offer)
+    return offer
+
+
+def _offer_event(
+    lead: Lead, offer: Offer, action: Action, before: LeadState, label: str, reason: str
+) -> None:
+    add_event(
+        lead,
+        action.value,
+        before,
+        LeadState.OFFERED,
+        label,
+        reason,
+        {"partner_id": offer.partner_id, "due_at": offer.due_at.isoformat()},
+        offer_id=offer.id,
+    )
+
+
 def make_offer(
     lead: Lead,
     partner: Partner,
@@ -358,28 +347,10 @@ def make_offer(
     before = move(lead, action, now)
     if before is None:
         return None
-    offer = Offer(
-        lead_id=lead.id,
-        partner_id=partner.id,
-        state="open",
-        offered_at=now,
-        due_at=offer_deadline(partner, now),
-        explanation=explanation_data,
-        territory_id=territory_id,
-        assigned_by_id=getattr(assigned_by, "id", None),
-    )
-    db.session.add(offer)
+    sla = partner_sla(partner, default_policy())
+    offer = _new_offer(lead, partner, sla, now, explanation_data, territory_id, assigned_by)
     db.session.flush()
-    add_event(
-        lead,
-        action.value,
-        before,
-        LeadState.OFFERED,
-        label,
-        reason,
-        {"partner_id": partner.id, "due_at": offer.due_at.isoformat()},
-        offer_id=offer.id,
-    )
+    _offer_event(lead, offer, action, before, label, reason)
     return offer
 
 
@@ -390,40 +361,73 @@ class Routed:
     partner_id: int | None = None
     offer_id: int | None = None
     summary: str = ""
+    due_at: datetime | None = None
 
 
-def _apply(
-    lead: Lead, decision: Decision, index: RoutingIndex, load: Load, now: datetime, label: str
-) -> Routed:
-    data = explanation(decision, index)
-    summary = data["summary"]
+def _territory_of(decision: Decision) -> int | None:
+    winner = decision.winner
+    return winner.term("territory").facts["territory_id"] if winner else None
+
+
+def _action(lead: Lead, decision: Decision) -> Action | None:
+    """What routing does with the lead; None when it stays (unroutable, and still nobody)."""
     if decision.partner_id is not None:
-        partner = db.session.get(Partner, decision.partner_id)
-        winner = decision.winner
-        territory_id = winner.term("territory").facts["territory_id"] if winner else None
-        offer = make_offer(
-            lead,
-            partner,
-            Action.ROUTE,
-            now,
-            explanation_data=data,
-            territory_id=territory_id,
-            label=label,
-            reason=summary,
-        )
-        if offer is None:
-            return Routed(lead.id, decision.outcome, summary="The lead moved on meanwhile.")
-        _count_offer(load, partner.id, territory_id, now)
-        return Routed(lead.id, decision.outcome, partner.id, offer.id, summary)
+        return Action.ROUTE
     action = (
         Action.TO_DIRECT_SALES if decision.outcome == Outcome.DIRECT_SALES else Action.NO_PARTNER
     )
     if LeadState(lead.state) == LeadState.UNROUTABLE and action == Action.NO_PARTNER:
-        return Routed(lead.id, decision.outcome, summary=summary)  # still nobody: it stays
-    before = move(lead, action, now)
-    if before is not None:
-        add_event(lead, action.value, before, LeadState(lead.state), label, summary, data)
-    return Routed(lead.id, decision.outcome, summary=summary)
+        return None
+    return action
+
+
+def _partner_slas(partner_ids: set[int]) -> dict[int, tuple[Partner, PartnerSla]]:
+    """The partners a batch offers leads to, each with its SLA, in two queries."""
+    default = default_policy()
+    partners = db.session.scalars(
+        sa.select(Partner)
+        .where(Partner.id.in_(partner_ids))
+        .options(sa.orm.selectinload(Partner.sla_policy))
+    )
+    return {p.id: (p, partner_sla(p, default)) for p in partners} if partner_ids else {}
+
+
+def _apply_all(
+    decided: list[tuple[Lead, Decision]], index: RoutingIndex, now: datetime, label: str
+) -> list[Routed]:
+    """The decisions into rows: the leads moved, one UPDATE per kind of move; the offers
+    inserted together, then their events."""
+    actions = {lead.id: _action(lead, d) for lead, d in decided}
+    left = move_many(
+        [(lead, action) for lead, _ in decided if (action := actions[lead.id]) is not None], now
+    )
+    partners = _partner_slas({d.partner_id for _, d in decided if d.partner_id is not None})
+    results: list[Routed] = []
+    made: list[tuple[int, Lead, Offer, LeadState, str]] = []
+    for lead, decision in decided:
+        data = explanation(decision, index)
+        summary = data["summary"]
+        action, before = actions[lead.id], left.get(lead.id)
+        if action == Action.ROUTE and before is not None:
+            partner, sla = partners[decision.partner_id]  # type: ignore[index]
+            offer = _new_offer(lead, partner, sla, now, data, _territory_of(decision))
+            made.append((len(results), lead, offer, before, summary))
+            results.append(Routed(lead.id, decision.outcome))
+        elif action == Action.ROUTE:
+            results.append(
+                Routed(lead.id, decision.outcome, summary="The lead moved on meanwhile.")
+            )
+        else:
+            if action is not None and before is not None:
+                add_event(lead, action.value, before, LeadState(lead.state), label, summary, data)
+            results.append(Routed(lead.id, decision.outcome, summary=summary))
+    db.session.flush()
+    for position, lead, offer, before, summary in made:
+        _offer_event(lead, offer, Action.ROUTE, before, label, summary)
+        results[position] = Routed(
+            lead.id, results[position].outcome, offer.partner_id, offer.id, summary, offer.due_at
+        )
+    return results
 
 
 def lock_tenant_routing() -> None:
@@ -465,11 +469,16 @@ def route_leads(
     index = current_index()
     load = current_load(index.config, now)
     had = partners_had(lead.id for lead in leads)
-    results = []
+    decided = []
     for lead in leads:
         decision = route(index, lead_facts(lead, had.get(lead.id, ())), load, now)
-        results.append(_apply(lead, decision, index, load, now, label))
+        if decision.partner_id is not None:
+            # Counted now, so the next lead of the batch sees it.
+            _count_offer(load, decision.partner_id, _territory_of(decision), now)
+        decided.append((lead, decision))
+    results = _apply_all(decided, index, now, label)
     db.session.commit()
+    schedule_expiry((r.offer_id, r.due_at) for r in results if r.offer_id and r.due_at)
     return results
 
 

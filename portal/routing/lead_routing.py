@@ -26,6 +26,7 @@ from portal.leads.transitions import move
 from portal.partners.models import Partner
 from portal.routing import dispatch, explain
 from portal.routing.engine import Decision, Outcome, route
+from portal.sla.tasks import schedule_expiry
 
 NOTE_MAX = 500
 OUTCOME_TITLES = {
@@ -365,6 +366,7 @@ def assign_now(lead_id: int, partner_id: Any, note: str | None, actor: Any) -> O
         changes={"partner": [None, partner.name], "note": note, "engine_reasons": engine_reasons},
     )
     db.session.commit()
+    schedule_expiry([(offer.id, offer.due_at)])
     return offer
 
 

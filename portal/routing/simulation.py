@@ -28,6 +28,7 @@ from portal.routing.models import RoutingSimulation
 from portal.routing.services import DEFAULT_WEIGHTS, _Errors
 from portal.routing.whatif import PastLead, SimulationResult, apply_draft, simulate
 from portal.sla.clock import BUSINESS, SlaCalendar
+from portal.sla.policy import sla_calendar
 
 MAX_LEADS = 50_000
 MAX_DAYS = 366
@@ -183,7 +184,7 @@ def hold_times() -> dict[int, timedelta]:
     """
     default = db.session.scalar(sa.select(SlaPolicy).where(SlaPolicy.is_default))
     partners = db.session.scalars(sa.select(Partner).options(sa.orm.joinedload(Partner.sla_policy)))
-    return {p.id: _wall_time(dispatch.sla_calendar(p, default)[0]) for p in partners}
+    return {p.id: _wall_time(sla_calendar(p, default)[0]) for p in partners}
 
 
 def _wall_time(calendar: SlaCalendar) -> timedelta:
