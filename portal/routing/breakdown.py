@@ -170,23 +170,46 @@ def exclusions(
     eligible: Collection[int],
     capped: Collection[int],
     near_only: bool = False,
+    limit: int | None = None,
 ) -> tuple[Exclusion, ...]:
     """Every considered partner that is not eligible, by partner id, with all its reasons.
 
     near_only keeps the near misses: partners that offer the product and cover the lead's
     place, left out for another reason. In a large network the others are many, and
-    each is out for the same plain reason.
+    each is out for the same plain reason. limit keeps the first so many, by partner id.
     """
     in_place, selling = considered(index, lead)
     pool = in_place.keys() & selling if near_only else in_place.keys() | selling
     out = []
-    for pid in sorted(pool - set(eligible)):
+    for pid in sorted(pool - set(eligible))[:limit]:
         partner = index.partners[pid]
         territory_id = in_place.get(pid)
         reasons = _reasons(partner, lead, load, segment, territory_id, pid in capped)
         facts = _exclusion_facts(index, partner, lead, load, segment, territory_id, pid in capped)
         out.append(Exclusion(pid, partner.name, reasons, facts))
     return tuple(out)
+
+
+def reason_counts(
+    index: RoutingIndex,
+    lead: LeadFacts,
+    load: Load,
+    segment: Segment | None,
+    eligible: Collection[int],
+    capped: Collection[int],
+) -> tuple[int, dict[str, int]]:
+    """How many considered partners are not eligible, and how many each reason kept out;
+    the reasons alone, without the facts behind them, as a summary of many needs."""
+    in_place, selling = considered(index, lead)
+    excluded = (in_place.keys() | selling) - set(eligible)
+    counts: dict[str, int] = {}
+    for pid in excluded:
+        reasons = _reasons(
+            index.partners[pid], lead, load, segment, in_place.get(pid), pid in capped
+        )
+        for reason in reasons:
+            counts[str(reason)] = counts.get(str(reason), 0) + 1
+    return len(excluded), counts
 
 
 def _reasons(

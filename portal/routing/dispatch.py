@@ -31,7 +31,6 @@ from portal.partners.models import (
     Tier,
 )
 from portal.routing import explain
-from portal.routing.breakdown import Exclusion
 from portal.routing.engine import Decision, Outcome, Shown, route
 from portal.routing.facts import (
     FairnessCap,
@@ -61,8 +60,8 @@ ROUTING_LABEL = "routing"
 BATCH = 500
 # What an offer keeps of the decision: the top of the ranking and the near misses. A
 # network of thousands would otherwise store thousands of rows per offer.
-CANDIDATES_KEPT = 10
-EXCLUSIONS_KEPT = 20
+CANDIDATES_KEPT = 5
+EXCLUSIONS_KEPT = 10
 _ADVISORY_LOCK_CLASS = 0x524F  # "RO"uting: one lock per tenant within this class
 
 _indexes = IndexCache()
@@ -265,24 +264,16 @@ def partners_had(lead_ids: Iterable[int]) -> dict[int, set[int]]:
     return had
 
 
-def reason_counts(exclusions: Iterable[Exclusion]) -> dict[str, int]:
-    """How many excluded partners each reason applies to."""
-    counts: dict[str, int] = {}
-    for exclusion in exclusions:
-        for reason in exclusion.reasons:
-            counts[str(reason)] = counts.get(str(reason), 0) + 1
-    return counts
-
-
 def explanation(decision: Decision, index: RoutingIndex) -> dict[str, Any]:
     """What an offer or an unroutable lead keeps of its decision, in JSON-ready values."""
     out = decision.to_dict(max_candidates=CANDIDATES_KEPT, exclusions=Shown.NONE)
-    exclusions = decision.exclusions
-    near = [e for e in decision.near_misses][:EXCLUSIONS_KEPT]
-    shown = near or list(exclusions[:EXCLUSIONS_KEPT])
+    # The facts of a few exclusions (the near misses first), the counts of all: working
+    # out the facts of every considered partner costs more than the rest of the decision.
+    shown = decision.first_exclusions(EXCLUSIONS_KEPT, near_only=True)
+    if not shown:
+        shown = decision.first_exclusions(EXCLUSIONS_KEPT)
     out["exclusions"] = [e.to_dict() for e in shown]
-    out["exclusions_total"] = len(exclusions)
-    out["reason_counts"] = reason_counts(exclusions)
+    out["exclusions_total"], out["reason_counts"] = decision.reason_counts()
     out["summary"] = explain.outcome_words(decision, _names(index))
     return out
 
@@ -393,19 +384,19 @@ def _partner_slas(partner_ids: set[int]) -> dict[int, tuple[Partner, PartnerSla]
 
 
 def _apply_all(
-    decided: list[tuple[Lead, Decision]], index: RoutingIndex, now: datetime, label: str
+    decided: list[tuple[Lead, Decision, dict[str, Any]]], now: datetime, label: str
 ) -> list[Routed]:
     """The decisions into rows: the leads moved, one UPDATE per kind of move; the offers
     inserted together, then their events."""
-    actions = {lead.id: _action(lead, d) for lead, d in decided}
+    actions = {lead.id: _action(lead, d) for lead, d, _ in decided}
     left = move_many(
-        [(lead, action) for lead, _ in decided if (action := actions[lead.id]) is not None], now
+        [(lead, action) for lead, _, _ in decided if (action := actions[lead.id]) is not None],
+        now,
     )
-    partners = _partner_slas({d.partner_id for _, d in decided if d.partner_id is not None})
+    partners = _partner_slas({d.partner_id for _, d, _ in decided if d.partner_id is not None})
     results: list[Routed] = []
     made: list[tuple[int, Lead, Offer, LeadState, str]] = []
-    for lead, decision in decided:
-        data = explanation(decision, index)
+    for lead, decision, data in decided:
         summary = data["summary"]
         action, before = actions[lead.id], left.get(lead.id)
         if action == Action.ROUTE and before is not None:
@@ -472,11 +463,14 @@ def route_leads(
     decided = []
     for lead in leads:
         decision = route(index, lead_facts(lead, had.get(lead.id, ())), load, now)
+        # Explained before the load changes: the ranking and exclusions are worked out from
+        # it when first asked for, and must see the load the decision saw.
+        data = explanation(decision, index)
         if decision.partner_id is not None:
             # Counted now, so the next lead of the batch sees it.
             _count_offer(load, decision.partner_id, _territory_of(decision), now)
-        decided.append((lead, decision))
-    results = _apply_all(decided, index, now, label)
+        decided.append((lead, decision, data))
+    results = _apply_all(decided, now, label)
     db.session.commit()
     schedule_expiry((r.offer_id, r.due_at) for r in results if r.offer_id and r.due_at)
     return results

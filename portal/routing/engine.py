@@ -153,6 +153,35 @@ class Decision:
             return tuple(e for e in self.exclusions if not _FAR.intersection(e.reasons))
         return self._once("near_misses", lambda: self._excluded(near_only=True))
 
+    def first_exclusions(self, count: int, near_only: bool = False) -> tuple[Exclusion, ...]:
+        """The first exclusions by partner id, worked out for those only."""
+        ranked, capped = self._ranking()
+        return breakdown.exclusions(
+            self._index,
+            self._lead,
+            self._load,
+            self.segment,
+            eligible={item[2] for item in ranked},
+            capped={item[2] for item in capped},
+            near_only=near_only,
+            limit=count,
+        )
+
+    def reason_counts(self) -> tuple[int, dict[str, int]]:
+        """How many considered partners are not eligible, and the count of each reason."""
+        ranked, capped = self._ranking()
+        return self._once(
+            "reason_counts",
+            lambda: breakdown.reason_counts(
+                self._index,
+                self._lead,
+                self._load,
+                self.segment,
+                eligible={item[2] for item in ranked},
+                capped={item[2] for item in capped},
+            ),
+        )
+
     def _once(self, name: str, work: Callable[[], Any]) -> Any:
         if self._worked_out is None:
             self._worked_out = {}

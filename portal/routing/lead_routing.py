@@ -201,7 +201,7 @@ def _queue_row(lead: Lead, decision: Decision, since: datetime | None) -> QueueR
         routable = _partner_name(decision.partner_id)
     elif decision.outcome == Outcome.DIRECT_SALES:
         routable = "direct sales"
-    lines = explain.reason_summary(dispatch.reason_counts(decision.exclusions))
+    lines = explain.reason_summary(decision.reason_counts()[1])
     if not lines:
         lines = ["No partner sells the lead's product or covers its location"]
     return QueueRow(lead, since or lead.updated_at, lines, routable)

@@ -305,3 +305,26 @@ def test_a_suspended_partner_keeps_its_offers_and_gets_no_new_ones(app, world):
     assert offer.partner_id == ids["germany"]
     excluded = {e["partner_name"]: e["reasons"] for e in offer.explanation["exclusions"]}
     assert excluded["Berlin Nord"] == ["inactive"]
+
+
+def test_each_offer_of_a_batch_is_explained_with_the_load_its_decision_saw(app, world):
+    from tests.factories import LeadFactory
+
+    ids = programme(app, world.a.id)
+    with app.app_context(), tenant_scope(world.a.id):
+        for partner_id in ids.values():
+            db.session.get(Partner, partner_id).capacity = 1
+        note_config_change()
+        from portal.partners.models import Product
+
+        cb = db.session.scalar(sa.select(Product.id).where(Product.code == "CB"))
+        for n in range(3):
+            LeadFactory(product_id=cb, country="DE", postal_code=f"1011{n}")
+        db.session.commit()
+        routed = dispatch.route_leads()
+        assert len({r.partner_id for r in routed}) == 3
+        for offer in db.session.scalars(sa.select(Offer)):
+            first = offer.explanation["candidates"][0]
+            assert first["partner_id"] == offer.partner_id
+            capacity = next(t for t in first["terms"] if t["name"] == "capacity")
+            assert capacity["facts"]["busy"] == 0

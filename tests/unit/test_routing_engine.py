@@ -872,3 +872,19 @@ def test_the_same_inputs_give_the_same_decision(partners, facts, loads, cap, off
     first = route(network(partners, cap=cap), facts, Load(loads, offers), NOW)
     again = route(network(partners, cap=cap), facts, Load(dict(loads), dict(offers)), NOW)
     assert first.to_dict() == again.to_dict()
+
+
+@settings(max_examples=200, deadline=None)
+@given(partners_strategy, leads_strategy, loads_strategy, caps_strategy, offers_strategy)
+def test_the_reason_counts_and_first_exclusions_agree_with_all_exclusions(
+    partners, facts, loads, cap, offers
+):
+    decision = route(network(partners, cap=cap), facts, Load(loads, offers), NOW)
+    every = decision.exclusions
+    counts: dict[str, int] = {}
+    for exclusion in every:
+        for reason in exclusion.reasons:
+            counts[str(reason)] = counts.get(str(reason), 0) + 1
+    assert decision.reason_counts() == (len(every), counts)
+    assert decision.first_exclusions(3) == every[:3]
+    assert decision.first_exclusions(3, near_only=True) == decision.near_misses[:3]
