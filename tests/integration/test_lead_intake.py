@@ -1,5 +1,6 @@
 """Taking a lead in by hand: scoring, MQL or nurture, duplicates, and the lead page."""
 
+import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
@@ -168,3 +169,17 @@ def test_another_tenants_lead_is_not_found(app, client, login_as, world):
         lead_id = intake.take_in(_lead(), actor="test", channel="a test").lead.id
     login_as("channel_manager", "b")
     assert client.get(f"/leads/{lead_id}").status_code == 404
+
+
+def test_an_event_cannot_belong_to_another_tenant_than_its_lead(app, client, login_as, world):
+    _programme(app, world)
+    login_as("channel_manager")
+    post_form(client, "/leads/new", _lead())
+    lead, _ = _only_lead(app, world)
+    with app.app_context(), tenant_scope(world.b.id):
+        stray = sa.insert(LeadEvent.__table__).values(
+            tenant_id=world.b.id, lead_id=lead.id, action="score_above", to_state="mql"
+        )
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.execute(stray)
+        db.session.rollback()
