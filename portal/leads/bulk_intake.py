@@ -364,7 +364,7 @@ def _stored_matches(
 
 
 def _create(new: list[_New], actor_label: str, channel: str) -> list[int]:
-    """Insert the new leads scored, flag their duplicates, and write their two events each."""
+    """Insert the new leads scored, flag their duplicates, and write the event of each."""
     tenant_id = current_tenant_id()
     if tenant_id is None:
         raise TenantScopeError("leads are taken in for one tenant; none is in scope")
@@ -521,18 +521,19 @@ def _event_rows(
     tenant_id: int,
     now: datetime,
 ) -> list[tuple[Any, ...]]:
-    """Per lead the two events take_in writes, intake then score_above or score_below, as
+    """Per lead the one event take_in writes, score_above or score_below from no state, as
     values of _EVENT_COLUMNS."""
-    new, taken_in = LeadState.NEW.value, f"Taken in by {channel}."
-    no_duplicate: dict[str, Any] = {}  # shared, so written once
+    reasons: dict[int, str] = {}  # by id of the shared outcome, so each is written once
     rows: list[tuple[Any, ...]] = []
     for lead_id, outcome, duplicate_of in zip(ids, outcomes, duplicates, strict=True):
-        data = {"duplicate_of": duplicate_of} if duplicate_of else no_duplicate
-        rows.append((tenant_id, actor_label, now, lead_id, "intake", None, new, taken_in, data))
+        reason = reasons.get(id(outcome))
+        if reason is None:
+            reason = reasons[id(outcome)] = intake.taken_in_reason(channel, outcome.verdict)
+        data = {**outcome.data, "duplicate_of": duplicate_of} if duplicate_of else outcome.data
         rows.append(
             (
-                tenant_id, actor_label, now, lead_id, outcome.action, new, outcome.state,
-                outcome.verdict, outcome.data,
+                tenant_id, actor_label, now, lead_id, outcome.action, None, outcome.state,
+                reason, data,
             )
         )  # fmt: skip
     return rows

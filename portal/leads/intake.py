@@ -140,17 +140,7 @@ def take_in(data: dict[str, Any], *, actor: Any, channel: str) -> Intake:
         if known is None:
             raise
         return Intake(known, created=False)
-    label = actor_label(actor)
-    add_event(
-        lead,
-        "intake",
-        None,
-        LeadState.NEW,
-        label,
-        f"Taken in by {channel}.",
-        {"duplicate_of": lead.duplicate_of_id} if lead.duplicate_of_id else {},
-    )
-    _score(lead, now, label)
+    _score(lead, now, actor_label(actor), taken_in_by=channel)
     db.session.commit()
     if lead.state == LeadState.MQL.value:
         hand_to_routing()
@@ -208,22 +198,30 @@ def _lead_values(lead: Lead) -> dict[str, object]:
     return lead_values({name: getattr(lead, name) for name in SCORED_FIELDS})
 
 
-def _score(lead: Lead, now: datetime, actor_label: str) -> None:
-    """Score the lead and move it to MQL or nurture, with the event that says why."""
+def _score(lead: Lead, now: datetime, actor_label: str, *, taken_in_by: str | None = None) -> None:
+    """Score the lead and move it to MQL or nurture, with the event that says why.
+
+    A lead just taken in (taken_in_by names the channel) gets one event for both: from no
+    state, since it is created scored and its state "new" never outlives the transaction.
+    """
     result = lead_score.score_lead(_lead_values(lead), _activities(lead), criteria(), now)
     action = lead_score.scoring_action(result)
     before = LeadState(lead.state)
     after = next_state(before, action)
     lead.score, lead.score_breakdown, lead.state = result.total, result.breakdown(), after.value
-    add_event(
-        lead,
-        action.value,
-        before,
-        after,
-        actor_label,
-        result.verdict(),
-        {"score": result.total, "missing": list(result.missing_fields)},
-    )
+    reason = result.verdict()
+    data: dict[str, Any] = {"score": result.total, "missing": list(result.missing_fields)}
+    from_state: LeadState | None = before
+    if taken_in_by is not None:
+        from_state, reason = None, taken_in_reason(taken_in_by, reason)
+        if lead.duplicate_of_id:
+            data["duplicate_of"] = lead.duplicate_of_id
+    add_event(lead, action.value, from_state, after, actor_label, reason, data)
+
+
+def taken_in_reason(channel: str, verdict: str) -> str:
+    """Why a lead just taken in is in its first state: where it came from and its score."""
+    return f"Taken in by {channel}. {verdict}"
 
 
 def get_lead(lead_id: int) -> Lead:

@@ -78,7 +78,8 @@ def test_one_partner_rejects_the_next_accepts_and_wins_and_the_manager_sees_it_a
     sign_in(page, live_server, "channel_manager@inbox-flow.example")
     page.goto(f"/leads/{lead_id}")
     timeline = page.get_by_test_id("lead-timeline")
-    for action in ("intake", "route", "reject", "accept", "qualify", "win"):
+    expect(timeline).to_contain_text("Taken in by")
+    for action in ("score above", "route", "reject", "accept", "qualify", "win"):
         expect(timeline).to_contain_text(action)
     expect(timeline).to_contain_text("Rejected by Berlin Nord: No budget.")
     expect(page.get_by_test_id("holder")).to_contain_text("Worked by Germany Direct")

@@ -47,7 +47,7 @@ def test_a_lead_is_taken_in_scored_and_read_back_with_its_history(client, api):
         "CB",
     )
     read = client.get(f"/api/v1/leads/{body['id']}", headers=api).get_json()
-    assert [e["action"] for e in read["events"]] == ["intake", "score_below"]
+    assert [e["action"] for e in read["events"]] == ["score_below"]
 
 
 def test_an_activity_scores_the_lead_again_and_can_make_it_an_mql(client, api):

@@ -93,7 +93,7 @@ def test_a_lead_missing_a_required_answer_goes_to_nurture_and_the_event_says_whi
     [result] = _batch(app, world.a.id, [_lead(bant={**BANT, "timeline": ""})])
     state, score, _, _, events = _outcome(app, world.a.id, result.lead_id)
     assert (state, score) == ("nurture", 35)
-    assert events[-1][:3] == ("score_below", "new", "nurture")
+    assert events[-1][:3] == ("score_below", None, "nurture")
     assert "timeline is missing" in events[-1][4]
     assert events[-1][5] == {"score": 35, "missing": ["timeline"]}
 
@@ -150,9 +150,12 @@ def test_likely_duplicates_are_flagged_against_stored_leads_and_within_the_batch
     ids = [r.lead_id for r in _batch(app, world.a.id, items)]
     flags = {lead.id: lead.duplicate_of_id for lead in _leads(app, world.a.id)}
     assert [flags[i] for i in ids] == [stored, None, ids[1], ids[1], None, stored]
-    intake_data = _outcome(app, world.a.id, ids[2])[4][0][5]
-    assert intake_data == {"duplicate_of": ids[1]}
-    assert _outcome(app, world.a.id, ids[1])[4][0][5] == {}
+    # A lead's one event at intake carries its score and, if flagged, what it repeats.
+    taken_in = _outcome(app, world.a.id, ids[2])[4][0]
+    assert taken_in[:3] == ("score_above", None, "mql")
+    assert taken_in[4].startswith("Taken in by the API. 35 points")
+    assert taken_in[5] == {"score": 35, "missing": [], "duplicate_of": ids[1]}
+    assert _outcome(app, world.a.id, ids[1])[4][0][5] == {"score": 35, "missing": []}
 
 
 def test_the_same_company_and_product_long_ago_is_not_a_duplicate(app, world):

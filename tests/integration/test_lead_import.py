@@ -133,10 +133,12 @@ def test_the_import_takes_in_the_valid_lines_once_and_scores_them(
     assert first.state in ("mql", "nurture")
     with app.app_context(), tenant_scope(world.a.id):
         events = db.session.scalars(sa.select(LeadEvent).where(LeadEvent.lead_id == first.id))
-        intake_event, scoring_event = events
-        assert intake_event.action == "intake" and scoring_event.action.startswith("score_")
-        assert intake_event.reason == "Taken in by CSV import."
-        assert intake_event.actor_label == f"{world.a.manager.email} (CSV leads.csv)"
+        # Created scored: one event, from no state, says where it came from and its score.
+        [taken_in] = events
+        assert taken_in.action.startswith("score_") and taken_in.from_state is None
+        assert taken_in.to_state == first.state
+        assert taken_in.reason.startswith("Taken in by CSV import. ")
+        assert taken_in.actor_label == f"{world.a.manager.email} (CSV leads.csv)"
         actions = db.session.scalars(
             sa.select(AuditEvent.action).where(AuditEvent.action.like("lead_import.%"))
         ).all()

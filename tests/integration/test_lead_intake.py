@@ -1,5 +1,6 @@
 """Taking a lead in by hand: scoring, MQL or nurture, duplicates, and the lead page."""
 
+import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
@@ -59,8 +60,7 @@ def test_a_lead_above_the_threshold_with_bant_becomes_an_mql_and_its_page_says_w
     assert (lead.state, lead.score) == ("unroutable", 35)
     assert (lead.deal_size_minor, lead.currency, lead.country) == (4800050, "EUR", "DE")
     assert events == [
-        ("intake", None, "new"),
-        ("score_above", "new", "mql"),
+        ("score_above", None, "mql"),
         ("no_partner", "mql", "unroutable"),
     ]
     page = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -73,7 +73,12 @@ def test_a_lead_below_the_threshold_goes_to_nurture(app, client, login_as, world
     login_as("channel_manager")
     post_form(client, "/leads/new", _lead())
     lead, events = _only_lead(app, world)
-    assert lead.state == "nurture" and events[-1] == ("score_below", "new", "nurture")
+    assert lead.state == "nurture" and events == [("score_below", None, "nurture")]
+    with app.app_context(), tenant_scope(world.a.id):
+        event = db.session.scalar(sa.select(LeadEvent))
+    # Created scored, in one event: where it came from, then the score's verdict.
+    assert event.reason.startswith("Taken in by the form. 35 points")
+    assert event.data == {"score": 35, "missing": []}
 
 
 def test_a_lead_missing_a_required_answer_goes_to_nurture_and_says_which(
@@ -164,3 +169,17 @@ def test_another_tenants_lead_is_not_found(app, client, login_as, world):
         lead_id = intake.take_in(_lead(), actor="test", channel="a test").lead.id
     login_as("channel_manager", "b")
     assert client.get(f"/leads/{lead_id}").status_code == 404
+
+
+def test_an_event_cannot_belong_to_another_tenant_than_its_lead(app, client, login_as, world):
+    _programme(app, world)
+    login_as("channel_manager")
+    post_form(client, "/leads/new", _lead())
+    lead, _ = _only_lead(app, world)
+    with app.app_context(), tenant_scope(world.b.id):
+        stray = sa.insert(LeadEvent.__table__).values(
+            tenant_id=world.b.id, lead_id=lead.id, action="score_above", to_state="mql"
+        )
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.execute(stray)
+        db.session.rollback()
