@@ -90,3 +90,23 @@ def test_postal_prefixes_with_the_old_default_code_get_the_new_one_where_it_is_f
 
 def _row(tenant, code, kind, country, prefix):
     return {"tenant": tenant, "code": code, "kind": kind, "country": country, "prefix": prefix}
+
+
+def test_a_populated_database_migrates_up_and_down_with_its_keys_intact(tmp_path):
+    """SQLite rebuilds a table to alter it; rows of other tables point at it all along."""
+    with fresh_database(tmp_path) as url:
+        app = make_app(url)  # migrated to the newest revision
+        with app.app_context():
+            from portal.demo import build_demo
+
+            build_demo(password="demo-portal-2026", leads_per_tenant=500)
+            with db.engine.connect() as connection:
+                before = connection.exec_driver_sql("SELECT count(*) FROM lead_event").scalar()
+            downgrade(revision="0016")
+            upgrade()
+            with db.engine.connect() as connection:
+                after = connection.exec_driver_sql("SELECT count(*) FROM lead_event").scalar()
+                if connection.dialect.name == "sqlite":
+                    assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            db.engine.dispose()
+    assert before == after > 0
