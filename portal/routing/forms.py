@@ -247,3 +247,6 @@ class StaleForm(PortalForm):
         "Days without an update before an accepted lead is stale",
         widget=NumberInput(min=1, max=365, step=1),
     )
+
+    def values(self) -> dict[str, object]:
+        return {"stale_after_days": self.stale_after_days.data}

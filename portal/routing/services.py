@@ -342,24 +342,29 @@ def _clean_weights(raw: Mapping[str, Any]) -> dict[str, int]:
     return values
 
 
-def _write_weights(values: Mapping[str, int], action: str, actor: Any) -> RoutingSettings:
+def _write_settings(
+    values: Mapping[str, Any], action: str, actor: Any, *, routes: bool = True
+) -> RoutingSettings:
+    """Save changed settings with their audit record; those routing reads (routes) also
+    bump the configuration version, so routing indexes rebuild."""
     settings = routing_settings()
     changes = audit.apply_changes(settings, dict(values))
     if changes:
         audit.record(db.session, actor=actor, action=action, obj=settings, changes=changes)
-        note_config_change()
+        if routes:
+            note_config_change()
     db.session.commit()
     return settings
 
 
 def save_weights(raw: Mapping[str, Any], *, actor: Any) -> RoutingSettings:
     """Set the routing score's weights: each 0 to 100, not all zero."""
-    return _write_weights(_clean_weights(raw), "routing_settings.updated", actor)
+    return _write_settings(_clean_weights(raw), "routing_settings.updated", actor)
 
 
 def reset_weights(*, actor: Any) -> RoutingSettings:
     """Put the routing score's weights back to the defaults (40/20/20/10/10)."""
-    return _write_weights(DEFAULT_WEIGHTS, "routing_settings.reset", actor)
+    return _write_settings(DEFAULT_WEIGHTS, "routing_settings.reset", actor)
 
 
 # Fallback and fairness cap ----------------------------------------------------------------
@@ -415,20 +420,7 @@ def _clean_fallback(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 def save_fallback(raw: Mapping[str, Any], *, actor: Any) -> RoutingSettings:
     """Where leads go that no partner is eligible for: nobody, a default partner, direct sales."""
-    values = _clean_fallback(raw)
-    settings = routing_settings()
-    changes = audit.apply_changes(settings, values)
-    if changes:
-        audit.record(
-            db.session,
-            actor=actor,
-            action="routing_settings.fallback",
-            obj=settings,
-            changes=changes,
-        )
-        note_config_change()
-    db.session.commit()
-    return settings
+    return _write_settings(_clean_fallback(raw), "routing_settings.fallback", actor)
 
 
 def fairness_form_data() -> dict[str, Any]:
@@ -481,20 +473,7 @@ def _clean_fairness(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 def save_fairness(raw: Mapping[str, Any], *, actor: Any) -> RoutingSettings:
     """The fairness cap: a share of a territory's offers in a rolling window; empty for none."""
-    values = _clean_fairness(raw)
-    settings = routing_settings()
-    changes = audit.apply_changes(settings, values)
-    if changes:
-        audit.record(
-            db.session,
-            actor=actor,
-            action="routing_settings.fairness",
-            obj=settings,
-            changes=changes,
-        )
-        note_config_change()
-    db.session.commit()
-    return settings
+    return _write_settings(_clean_fairness(raw), "routing_settings.fairness", actor)
 
 
 def fallback_words(settings: RoutingSettings) -> str:
@@ -531,11 +510,7 @@ def save_stale_days(raw: Mapping[str, Any], *, actor: Any) -> RoutingSettings:
     )
     if errors:
         raise ValidationFailed(dict(errors))
-    settings = routing_settings()
-    changes = audit.apply_changes(settings, {"stale_after_days": days})
-    if changes:
-        audit.record(
-            db.session, actor=actor, action="routing_settings.stale", obj=settings, changes=changes
-        )
-    db.session.commit()
-    return settings
+    # Not read by routing: the configuration version stays.
+    return _write_settings(
+        {"stale_after_days": days}, "routing_settings.stale", actor, routes=False
+    )

@@ -122,19 +122,28 @@ def settings() -> Any:
     return _settings_page()
 
 
-@bp.route("/routing/weights", methods=["POST"])
-@requires(Permission.MANAGE_NETWORK)
-def save_weights() -> Any:
-    form = WeightsForm()
+def _save(form: Any, save: Any, done: str, slot: str) -> Any:
+    """Save one settings form; its errors show at its fields on the settings page."""
     if form.validate_on_submit():
         try:
-            services.save_weights(form.values(), actor=current_user)
+            save(form.values(), actor=current_user)
         except ValidationFailed as exc:
             form.attach_errors(exc)
         else:
-            flash("Routing weights saved. New leads are routed with them.", "success")
+            flash(done, "success")
             return redirect(url_for("routing.settings"))
-    return _settings_page(form, status=400)
+    return _settings_page(**{slot: form}, status=400)
+
+
+@bp.route("/routing/weights", methods=["POST"])
+@requires(Permission.MANAGE_NETWORK)
+def save_weights() -> Any:
+    return _save(
+        WeightsForm(),
+        services.save_weights,
+        "Routing weights saved. New leads are routed with them.",
+        "form",
+    )
 
 
 @bp.route("/routing/fallback", methods=["POST"])
@@ -142,47 +151,34 @@ def save_weights() -> Any:
 def save_fallback() -> Any:
     form = FallbackForm()
     form.set_partners(services.partner_choices())
-    if form.validate_on_submit():
-        try:
-            services.save_fallback(form.values(), actor=current_user)
-        except ValidationFailed as exc:
-            form.attach_errors(exc)
-        else:
-            flash("Fallback saved. Leads no partner can take go there from now on.", "success")
-            return redirect(url_for("routing.settings"))
-    return _settings_page(fallback=form, status=400)
+    return _save(
+        form,
+        services.save_fallback,
+        "Fallback saved. Leads no partner can take go there from now on.",
+        "fallback",
+    )
 
 
 @bp.route("/routing/stale", methods=["POST"])
 @requires(Permission.MANAGE_NETWORK)
 def save_stale() -> Any:
-    form = StaleForm()
-    if form.validate_on_submit():
-        try:
-            services.save_stale_days(
-                {"stale_after_days": form.stale_after_days.data}, actor=current_user
-            )
-        except ValidationFailed as exc:
-            form.attach_errors(exc)
-        else:
-            flash("Saved: accepted leads are flagged stale after that many days.", "success")
-            return redirect(url_for("routing.settings"))
-    return _settings_page(stale=form, status=400)
+    return _save(
+        StaleForm(),
+        services.save_stale_days,
+        "Saved: accepted leads are flagged stale after that many days.",
+        "stale",
+    )
 
 
 @bp.route("/routing/fairness", methods=["POST"])
 @requires(Permission.MANAGE_NETWORK)
 def save_fairness() -> Any:
-    form = FairnessForm()
-    if form.validate_on_submit():
-        try:
-            services.save_fairness(form.values(), actor=current_user)
-        except ValidationFailed as exc:
-            form.attach_errors(exc)
-        else:
-            flash("Fairness cap saved. New leads are routed with it.", "success")
-            return redirect(url_for("routing.settings"))
-    return _settings_page(fairness=form, status=400)
+    return _save(
+        FairnessForm(),
+        services.save_fairness,
+        "Fairness cap saved. New leads are routed with it.",
+        "fairness",
+    )
 
 
 @bp.route("/routing/reset", methods=["POST"])
