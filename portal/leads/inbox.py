@@ -20,6 +20,8 @@ SOON = timedelta(hours=8)
 VERY_SOON = timedelta(hours=1)
 STILL_OPEN = (LeadState.ACCEPTED.value, LeadState.SQL.value)
 DEFAULT_STALE_DAYS = 14
+# When the partner last moved or updated a lead it holds (its acceptance at the latest).
+LAST_UPDATE = sa.func.coalesce(Lead.partner_updated_at, Lead.updated_at)
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def my_leads(partner_id: int, page: int, per_page: int, state: str | None = None
         .where(Offer.partner_id == partner_id, Offer.state == "accepted")
         .order_by(
             sa.case((Lead.state.in_(STILL_OPEN), 0), else_=1),
-            sa.func.coalesce(Lead.partner_updated_at, Lead.updated_at),
+            LAST_UPDATE,
             Lead.id,
         )
     )
@@ -91,7 +93,7 @@ def my_leads(partner_id: int, page: int, per_page: int, state: str | None = None
 def stale_leads(page: int, per_page: int) -> Any:
     """Every partner's accepted leads with no update for too long, the oldest first."""
     cutoff = utcnow() - stale_after()
-    last = sa.func.coalesce(Lead.partner_updated_at, Lead.updated_at)
+    last = LAST_UPDATE
     query = (
         sa.select(Lead)
         .options(selectinload(Lead.offers).selectinload(Offer.partner))
@@ -99,14 +101,6 @@ def stale_leads(page: int, per_page: int) -> Any:
         .order_by(last, Lead.id)
     )
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
-
-
-def stale_count() -> int:
-    cutoff = utcnow() - stale_after()
-    last = sa.func.coalesce(Lead.partner_updated_at, Lead.updated_at)
-    return db.session.scalar(
-        sa.select(sa.func.count(Lead.id)).where(Lead.state.in_(STILL_OPEN), last < cutoff)
-    )
 
 
 def holder(lead: Lead) -> Offer | None:
@@ -133,7 +127,7 @@ def flag_new_stale_leads(limit: int = 1000) -> int:
 
     now = utcnow()
     after = stale_after()
-    last = sa.func.coalesce(Lead.partner_updated_at, Lead.updated_at)
+    last = LAST_UPDATE
     flagged_since = (
         sa.select(LeadEvent.id)
         .where(LeadEvent.lead_id == Lead.id, LeadEvent.action == "stale", LeadEvent.at >= last)

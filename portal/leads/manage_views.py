@@ -11,6 +11,7 @@ from flask_login import current_user
 from portal.errors import Conflict, NotFound, ValidationFailed
 from portal.leads import inbox, offers
 from portal.leads.inbox_forms import ExtendForm, ReassignForm, RecallForm
+from portal.leads.intake import get_lead
 from portal.tenancy.policy import requires
 from portal.tenancy.roles import Permission
 from portal.web.errors import not_found
@@ -24,14 +25,17 @@ def _back(lead_id: int) -> Any:
 
 def _act(lead_id: int, form: Any, action: Any, done: str) -> Any:
     """Run a manager's action on the lead's open offer; errors go back to the lead page."""
+    try:
+        get_lead(lead_id)
+    except NotFound:  # another tenant's lead, or none
+        return not_found()
     if not form.validate_on_submit():
         for errors in form.errors.values():
             for message in errors:
                 flash(message, "danger")
         return _back(lead_id)
     try:
-        offer = offers.open_offer_of(lead_id)
-        action(offer)
+        action(offers.open_offer_of(lead_id))
     except NotFound:
         return not_found()
     except ValidationFailed as exc:
@@ -45,19 +49,9 @@ def _act(lead_id: int, form: Any, action: Any, done: str) -> Any:
     return _back(lead_id)
 
 
-def _lead_or_404(lead_id: int) -> Any:
-    from portal.leads.intake import get_lead
-
-    return get_lead(lead_id)
-
-
 @bp.route("/leads/<int:lead_id>/offer/recall", methods=["POST"])
 @requires(Permission.MANAGE_LEADS)
 def recall(lead_id: int) -> Any:
-    try:
-        _lead_or_404(lead_id)
-    except NotFound:
-        return not_found()
     form = RecallForm()
     return _act(
         lead_id,
@@ -70,10 +64,6 @@ def recall(lead_id: int) -> Any:
 @bp.route("/leads/<int:lead_id>/offer/extend", methods=["POST"])
 @requires(Permission.MANAGE_LEADS)
 def extend(lead_id: int) -> Any:
-    try:
-        _lead_or_404(lead_id)
-    except NotFound:
-        return not_found()
     form = ExtendForm()
     return _act(
         lead_id,
@@ -88,10 +78,6 @@ def extend(lead_id: int) -> Any:
 @bp.route("/leads/<int:lead_id>/offer/reassign", methods=["POST"])
 @requires(Permission.MANAGE_LEADS)
 def reassign(lead_id: int) -> Any:
-    try:
-        _lead_or_404(lead_id)
-    except NotFound:
-        return not_found()
     form = ReassignForm()
     form.set_partners([])
     return _act(

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 
 from portal import audit
 from portal.db import utcnow
-from portal.errors import Conflict, NotFound, ValidationFailed
+from portal.errors import Conflict, ValidationFailed
 from portal.extensions import db
-from portal.leads.intake import actor_label, add_event
+from portal.leads.intake import actor_label, add_event, get_lead
 from portal.leads.lifecycle import Action, LeadState
 from portal.leads.models import Lead, LeadEvent, Offer
 from portal.leads.transitions import move
@@ -243,16 +243,9 @@ class AssignView:
     history: list[RoutingRecord]
 
 
-def get_unroutable(lead_id: int) -> Lead:
-    lead = db.session.get(Lead, lead_id)
-    if lead is None:
-        raise NotFound("no such lead")
-    return lead
-
-
 def assign_view(lead_id: int) -> AssignView:
     """The lead, why no partner is eligible, and the partners a manager can choose from."""
-    lead = get_unroutable(lead_id)
+    lead = get_lead(lead_id)
     decision = _decide_now([lead])[lead.id]
     row = _queue_row(lead, decision, _since([lead]).get(lead.id))
     had = dispatch.partners_had([lead.id]).get(lead.id, set())
@@ -295,11 +288,13 @@ def _check_note(note: str | None) -> str | None:
     return note
 
 
-def _still_unroutable(lead: Lead) -> None:
-    if lead.state != LeadState.UNROUTABLE.value:
+def _still_in(lead: Lead, expected: LeadState) -> None:
+    """Conflict unless the lead, read again, is still in the state the manager saw."""
+    db.session.refresh(lead)
+    if lead.state != expected.value:
         raise Conflict(
-            f"Lead {lead.id} is {lead.state.replace('_', ' ')} now, no longer unroutable; "
-            "nothing was changed."
+            f"Lead {lead.id} is {lead.state.replace('_', ' ')} now, no longer "
+            f"{expected.value.replace('_', ' ')}; nothing was changed."
         )
 
 
@@ -307,13 +302,8 @@ def lock_and_check(lead_id: int, partner_id: Any, expected: LeadState) -> tuple[
     """Take the tenant's routing lock, then check the lead is still in the expected state and
     the partner can be offered it: one of the tenant's, active, and new to the lead."""
     dispatch.lock_tenant_routing()
-    lead = get_unroutable(lead_id)
-    db.session.refresh(lead)
-    if lead.state != expected.value:
-        raise Conflict(
-            f"Lead {lead.id} is {lead.state.replace('_', ' ')} now, no longer "
-            f"{expected.value.replace('_', ' ')}; nothing was changed."
-        )
+    lead = get_lead(lead_id)
+    _still_in(lead, expected)
     partner = db.session.get(Partner, int(partner_id)) if str(partner_id or "").isdigit() else None
     if partner is None:
         raise ValidationFailed({"partner_id": "Choose one of this programme's partners."})
@@ -330,7 +320,7 @@ def lock_and_check(lead_id: int, partner_id: Any, expected: LeadState) -> tuple[
 
 def assign_now(lead_id: int, partner_id: Any, note: str | None, actor: Any) -> Offer:
     """Offer the lead to the partner, marked as manual; after lock_and_check, and commits."""
-    lead = get_unroutable(lead_id)
+    lead = get_lead(lead_id)
     partner = db.session.get(Partner, int(partner_id))
     now = utcnow()
     decision = _decide_now([lead])[lead.id]
@@ -380,9 +370,8 @@ def assign(lead_id: int, partner_id: Any, note: str | None, *, actor: Any) -> Of
 def to_direct_sales(lead_id: int, note: str | None, *, actor: Any) -> Lead:
     """Hand an unroutable lead to the vendor's own sales team; audited."""
     note = _check_note(note)
-    lead = get_unroutable(lead_id)
-    db.session.refresh(lead)
-    _still_unroutable(lead)
+    lead = get_lead(lead_id)
+    _still_in(lead, LeadState.UNROUTABLE)
     label = actor_label(actor)
     if move(lead, Action.TO_DIRECT_SALES, utcnow()) is None:
         db.session.rollback()

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 
 from portal.errors import Conflict, NotFound, ValidationFailed
+from portal.leads.intake import get_lead
 from portal.routing import lead_routing
 from portal.routing.engine import Outcome
 from portal.routing.forms import AssignForm, DirectSalesForm, RetryForm
@@ -111,7 +112,7 @@ def retry(lead_id: int) -> Any:
         flash("The form expired; try again.", "danger")
         return redirect(url_for("unroutable.index"))
     try:
-        lead_routing.get_unroutable(lead_id)
+        get_lead(lead_id)
     except NotFound:
         return not_found()
     results = lead_routing.retry([lead_id], actor=current_user)
