@@ -115,6 +115,12 @@ class Decision:
         return self._index.version
 
     @property
+    def partner_name(self) -> str | None:
+        """The name of the partner the lead goes to, routed or as the fallback."""
+        partner = self._index.partners.get(self.partner_id) if self.partner_id else None
+        return partner.name if partner else None
+
+    @property
     def routed(self) -> bool:
         return self.outcome == Outcome.ROUTED
 

@@ -178,11 +178,6 @@ def _decide_now(leads: Sequence[Lead]) -> dict[int, Decision]:
     }
 
 
-def _partner_name(partner_id: int) -> str:
-    partner = dispatch.current_index().partners.get(partner_id)
-    return partner.name if partner else f"partner {partner_id}"
-
-
 def _since(leads: Sequence[Lead]) -> dict[int, datetime]:
     ids = [lead.id for lead in leads]
     if not ids:
@@ -198,7 +193,7 @@ def _since(leads: Sequence[Lead]) -> dict[int, datetime]:
 def _queue_row(lead: Lead, decision: Decision, since: datetime | None) -> QueueRow:
     routable = None
     if decision.partner_id is not None:
-        routable = _partner_name(decision.partner_id)
+        routable = decision.partner_name
     elif decision.outcome == Outcome.DIRECT_SALES:
         routable = "direct sales"
     lines = explain.reason_summary(decision.reason_counts()[1])
