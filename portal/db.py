@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -81,7 +82,7 @@ class Timestamped:
 def copy_rows(
     connection: sa.Connection,
     table: sa.Table,
-    rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]],
+    rows: Iterable[Mapping[str, Any]] | Iterable[Sequence[Any]],
     names: Sequence[str] | None = None,
 ) -> None:
     """Insert rows on PostgreSQL with one COPY, in the connection's transaction.
@@ -93,14 +94,20 @@ def copy_rows(
     key taken meanwhile is an IntegrityError as with an INSERT. Rows are mappings of
     column names to values or, with the names given, sequences of values in their order.
 
+    The rows may be made as they are taken (a generator): the server works on the rows
+    already sent while the next ones are made, so work done there costs no extra time
+    as long as the server is the slower of the two.
+
     A value that several rows share (the same object: one time for a whole batch, one
     JSON document for many rows) is processed once, and JSON and times go to the driver as
     text, which it passes on as it is.
     """
-    if not rows:
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
         return
     dialect = connection.dialect
-    given = list(names if names is not None else rows[0])
+    given = list(names if names is not None else first)  # type: ignore[arg-type]
     defaults = [c for c in table.c if c.name not in given and _python_default(c)]
     columns = [table.c[name] for name in given] + defaults
     processors = [
@@ -115,7 +122,7 @@ def copy_rows(
     driver = connection.connection.driver_connection
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
+            for row in itertools.chain((first,), iterator):
                 values = pick(row)
                 if defaults:
                     values += [_default(c) for c in defaults]

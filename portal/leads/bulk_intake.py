@@ -4,21 +4,25 @@ A batch behaves as if intake.take_in ran for each item in order: a known externa
 (in the tenant, or earlier in the batch) answers with the lead already there, a likely
 duplicate (in the tenant, or earlier in the batch) is taken in and flagged, and an
 invalid item is answered with its field errors without stopping the others. The whole
-batch is one transaction with a handful of queries, so a thousand leads cost about as
+batch is one transaction with a handful of statements, so a thousand leads cost about as
 much as a few single ones.
+
+Where the work allows, the client and the server work at the same time: the server looks
+up one part of the batch's keys while the next part is checked, and stores the rows of
+the COPY already sent while the next rows are scored.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from portal.db import copy_rows, utcnow
 from portal.errors import ValidationFailed
@@ -74,21 +78,21 @@ def take_in_batch(
     """
     if not items:
         return []
-    cleaned = _clean_all(items)
-    external_ids = {v["external_id"] for v, _ in cleaned if v and v["external_id"]}
+    cleaned, found = _clean_and_find(items)
+    values = [v for v, _ in cleaned if v is not None]
     known = -1
     while True:
         try:
-            answers = _take_in_batch(cleaned, actor, channel, before_commit)
+            answers = _take_in_batch(cleaned, found, actor, channel, before_commit)
         except sa.exc.IntegrityError:
             # A concurrent request committed some of our external ids first, and the next
             # attempt answers with their leads. Each such loss makes at least one more id
             # known, so this ends; a failure that taught us nothing new is not that race.
             db.session.rollback()
-            now_known = len(_known_external_ids(external_ids))
-            if now_known <= known:
+            found = _find(values)
+            if len(found.known) <= known:
                 raise
-            known = now_known
+            known = len(found.known)
         else:
             if any(answer.status == "created" for answer in answers):
                 intake.hand_to_routing()
@@ -99,12 +103,13 @@ def preview_batch(items: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
     """What take_in_batch would do with these items, without writing anything."""
     results: dict[int, ItemResult] = {}
     valid: list[_New] = []
-    for index, (values, errors) in enumerate(_clean_all(items)):
+    cleaned, found = _clean_and_find(items)
+    for index, (values, errors) in enumerate(cleaned):
         if values is None:
             results[index] = ItemResult(index, "invalid", None, errors)
         else:
             valid.append(_New(index, values))
-    new, repeats = _split_known(valid, results)
+    new, repeats = _split_known(valid, results, found.known)
     for item in new:
         results[item.index] = ItemResult(item.index, "new", None, {})
     for index in repeats:
@@ -114,6 +119,7 @@ def preview_batch(items: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
 
 def _take_in_batch(
     cleaned: list[_Cleaned],
+    found: _Found,
     actor: Any,
     channel: str,
     before_commit: Callable[[list[ItemResult]], None] | None,
@@ -125,8 +131,8 @@ def _take_in_batch(
             results[index] = ItemResult(index, "invalid", None, errors)
         else:
             valid.append(_New(index, values))
-    new, repeats = _split_known(valid, results)
-    ids = _create(new, intake.actor_label(actor), channel) if new else []
+    new, repeats = _split_known(valid, results, found.known)
+    ids = _create(new, found, intake.actor_label(actor), channel) if new else []
     created = {item.index: lead_id for item, lead_id in zip(new, ids, strict=True)}
     results.update({i: ItemResult(i, "created", lead_id, {}) for i, lead_id in created.items()})
     for index, first in repeats.items():
@@ -141,18 +147,39 @@ def _take_in_batch(
 # Validation ---------------------------------------------------------------------------------
 
 
-def _clean_all(items: Sequence[Mapping[str, Any]]) -> list[_Cleaned]:
-    """Each item's clean values, or None and its field errors; products found in one query."""
+def _clean_and_find(items: Sequence[Mapping[str, Any]]) -> tuple[list[_Cleaned], _Found]:
+    """Each item's clean values, or None and its field errors; and the stored leads that the
+    valid items' keys match.
+
+    Checking items needs no database and looking up keys needs nothing else, so the items
+    are checked a part at a time and each part's keys are sent to be looked up at once:
+    on PostgreSQL the server looks up one part while the next is checked.
+    """
+    products = _products_for(items)
+    cleaned: list[_Cleaned] = []
+    with _finder() as finder:
+        for start in range(0, len(items), _PART):
+            part = [_clean_one(item, products) for item in items[start : start + _PART]]
+            finder.send([values for values, _ in part if values is not None])
+            cleaned += part
+        return cleaned, finder.found()
+
+
+# Big enough that a part's lookups are worth a statement, small enough that the server is
+# soon given work: a batch of 1,000 goes in four parts.
+_PART = 250
+
+
+def _products_for(items: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """The ids of the products the items name, by code, found in one query."""
     codes = {
         intake.product_code(item.get("product")) for item in items if isinstance(item, Mapping)
     }
     codes.discard(None)
-    products = dict(
-        db.session.execute(sa.select(Product.code, Product.id).where(Product.code.in_(codes))).all()
-        if codes
-        else ()
-    )
-    return [_clean_one(item, products) for item in items]
+    if not codes:
+        return {}
+    query = sa.select(Product.code, Product.id).where(Product.code.in_(codes))
+    return dict(db.session.execute(query).all())
 
 
 def _clean_one(item: object, products: dict[str, int]) -> _Cleaned:
@@ -168,11 +195,9 @@ def _clean_one(item: object, products: dict[str, int]) -> _Cleaned:
 
 
 def _split_known(
-    valid: list[_New], results: dict[int, ItemResult]
+    valid: list[_New], results: dict[int, ItemResult], known: dict[str, int]
 ) -> tuple[list[_New], dict[int, int]]:
     """The items to create; known ids go into results, repeats map to their first item."""
-    _refresh_statistics()  # once a batch, before its first lookup
-    known = _known_external_ids({v.values["external_id"] for v in valid} - {None})
     first: dict[str, int] = {}
     new: list[_New] = []
     repeats: dict[int, int] = {}
@@ -189,9 +214,152 @@ def _split_known(
     return new, repeats
 
 
-def _known_external_ids(external_ids: set[str]) -> dict[str, int]:
-    found = _lowest_ids([Lead.external_id], {(e,) for e in external_ids})
-    return {external_id: lead_id for (external_id,), lead_id in found.items()}
+# Finding stored leads ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Found:
+    """The lowest id of the tenant's leads per key: per external id, per contact e-mail, and
+    per company domain and product among the leads of the duplicate window."""
+
+    known: dict[str, int]
+    by_email: dict[str, int]
+    by_company: dict[tuple[str, int], int]
+
+
+def _find(values: list[dict[str, Any]]) -> _Found:
+    """The stored leads that these clean values' keys match."""
+    with _finder() as finder:
+        finder.send(values)
+        return finder.found()
+
+
+@contextmanager
+def _finder() -> Iterator[_PipelinedFinder | _GatheringFinder]:
+    """A finder for the current tenant's leads, on PostgreSQL one that looks up as it is
+    given keys."""
+    _refresh_statistics()  # once a batch, before its first lookup
+    since = utcnow() - intake.DUPLICATE_WINDOW
+    if not _on_postgresql():
+        yield _GatheringFinder(since)
+        return
+    tenant_id = current_tenant_id()
+    if tenant_id is None:
+        raise TenantScopeError("leads are looked up for one tenant; none is in scope")
+    connection = db.session.connection()
+    driver = connection.connection.driver_connection
+    try:
+        with driver.pipeline():
+            yield _PipelinedFinder(driver, tenant_id, since)
+    except connection.dialect.loaded_dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(
+            _FIND, None, exc, connection.dialect.loaded_dbapi.Error
+        ) from exc
+
+
+class _Keys:
+    """The lookup keys of clean values: external ids, e-mails, companies (domain, product)."""
+
+    def __init__(self, values: list[dict[str, Any]]) -> None:
+        self.external_ids = {v["external_id"] for v in values if v["external_id"]}
+        matches = [_match_keys(v) for v in values]
+        self.emails = {email for email, _ in matches if email}
+        self.companies = {company for _, company in matches if company}
+
+
+class _PipelinedFinder:
+    """Sends each part's lookup as it is given (psycopg's pipeline mode) and reads the answers
+    at the end, so the server works on one part while the caller makes the next.
+
+    The statement is sent past the session, so it names the tenant itself, as the rows
+    copy_rows writes do; the keys go as JSON text, which psycopg passes on as it is.
+    """
+
+    def __init__(self, driver: Any, tenant_id: int, since: datetime) -> None:
+        self._driver = driver
+        self._params = {"tenant": tenant_id, "since": since, "merged": LeadState.MERGED.value}
+        self._cursors: list[Any] = []
+
+    def send(self, values: list[dict[str, Any]]) -> None:
+        if not values:
+            return
+        keys = _Keys(values)
+        cursor = self._driver.cursor()
+        cursor.execute(
+            _FIND,
+            {
+                **self._params,
+                "external_ids": json.dumps(list(keys.external_ids)),
+                "emails": json.dumps(list(keys.emails)),
+                "companies": json.dumps(list(keys.companies)),
+            },
+        )
+        self._cursors.append(cursor)
+
+    def found(self) -> _Found:
+        found = _Found({}, {}, {})
+        for cursor in self._cursors:
+            for kind, key, product_id, lead_id in cursor.fetchall():
+                if lead_id is None:
+                    continue  # most keys find nothing
+                if kind == "external_id":
+                    found.known[key] = lead_id
+                elif kind == "email":
+                    found.by_email[key] = lead_id
+                else:
+                    found.by_company[(key, product_id)] = lead_id
+            cursor.close()
+        return found
+
+
+# Per key, the lowest id of the tenant's leads that match it, tagged with the kind of key.
+# Each key is one index probe, however many leads the tenant has: as IN lists, the planner
+# chose to read all of the tenant's leads once the table grew, so every batch cost more than
+# the one before. A lead merged away is history, as for intake._duplicate_of.
+_FIND = """
+SELECT 'external_id', k.value, NULL::int, (
+    SELECT min(id) FROM lead WHERE tenant_id = %(tenant)s AND external_id = k.value)
+FROM json_array_elements_text(%(external_ids)s::json) AS k(value)
+UNION ALL
+SELECT 'email', k.value, NULL::int, (
+    SELECT min(id) FROM lead
+    WHERE tenant_id = %(tenant)s AND contact_email = k.value AND state <> %(merged)s)
+FROM json_array_elements_text(%(emails)s::json) AS k(value)
+UNION ALL
+SELECT 'company', k.value ->> 0, (k.value ->> 1)::int, (
+    SELECT min(id) FROM lead
+    WHERE tenant_id = %(tenant)s AND company_domain = k.value ->> 0
+        AND product_id = (k.value ->> 1)::int AND created_at >= %(since)s
+        AND state <> %(merged)s)
+FROM json_array_elements(%(companies)s::json) AS k(value)
+"""
+
+
+class _GatheringFinder:
+    """Gathers the keys and looks them up at the end, one IN list per kind of key, through
+    the session (SQLite, the embedded default, has no pipeline and a single writer)."""
+
+    def __init__(self, since: datetime) -> None:
+        self._since = since
+        self._values: list[dict[str, Any]] = []
+
+    def send(self, values: list[dict[str, Any]]) -> None:
+        self._values += values
+
+    def found(self) -> _Found:
+        keys = _Keys(self._values)
+        live = Lead.state != LeadState.MERGED.value
+        recent = Lead.created_at >= self._since
+        known = _lowest_ids([Lead.external_id], {(e,) for e in keys.external_ids})
+        by_email = _lowest_ids([Lead.contact_email], {(e,) for e in keys.emails}, live)
+        by_company = _lowest_ids(
+            [Lead.company_domain, Lead.product_id], keys.companies, recent, live
+        )
+        return _Found(
+            {external_id: lead_id for (external_id,), lead_id in known.items()},
+            {email: lead_id for (email,), lead_id in by_email.items()},
+            by_company,
+        )
 
 
 # Leads this process inserted per tenant since it last analysed the table, and how many
@@ -251,72 +419,29 @@ def _refresh_statistics() -> None:
 def _lowest_ids(
     columns: list[sa.ColumnElement[Any]], keys: set[tuple[Any, ...]], *criteria: Any
 ) -> dict[tuple[Any, ...], int]:
-    """The lowest id of the tenant's leads per key (values of the columns) meeting criteria.
-
-    On PostgreSQL the keys go in as one table and each is looked up on its own, one index
-    probe per key however many leads the tenant has. As one IN list, the planner chose to
-    read all of the tenant's leads once the table grew, so every batch cost more than the
-    one before; and a thousand-value IN list renders a thousand parameters each time.
-    """
+    """The lowest id of the tenant's leads per key (values of the columns) meeting criteria."""
     if not keys:
         return {}
-    if not _on_postgresql():
-        query = (
-            sa.select(*columns, sa.func.min(Lead.id))
-            .where(*(c.in_({key[i] for key in keys}) for i, c in enumerate(columns)), *criteria)
-            .group_by(*columns)
-        )
-        rows = ((tuple(row[:-1]), row[-1]) for row in db.session.execute(query))
-        return {key: lead_id for key, lead_id in rows if lead_id is not None and key in keys}
-    table, wanted = _key_table(columns, keys)
-    lowest = (
-        sa.select(sa.func.min(Lead.id).label("id"))
-        .where(*(c == k for c, k in zip(columns, wanted, strict=True)), *criteria)
-        .lateral()
-    )
     query = (
-        sa.select(*wanted, lowest.c.id)
-        .select_from(table)
-        .join(lowest, sa.true())
-        .where(lowest.c.id.is_not(None))  # most keys find nothing
+        sa.select(*columns, sa.func.min(Lead.id))
+        .where(*(c.in_({key[i] for key in keys}) for i, c in enumerate(columns)), *criteria)
+        .group_by(*columns)
     )
     rows = ((tuple(row[:-1]), row[-1]) for row in db.session.execute(query))
-    return {key: lead_id for key, lead_id in rows if key in keys}
-
-
-def _key_table(
-    columns: list[sa.ColumnElement[Any]], keys: set[tuple[Any, ...]]
-) -> tuple[sa.FromClause, list[sa.ColumnElement[Any]]]:
-    """The keys as the rows of a table, one column per key column, sent as one JSON array.
-
-    psycopg writes a list parameter element by element in Python; the same thousand keys
-    as JSON text cost a small part of that.
-    """
-    document = sa.bindparam(None, json.dumps(list(keys)), type_=sa.Text)
-    table = (
-        sa.func.json_array_elements(sa.cast(document, postgresql.JSON))
-        .table_valued("value")
-        .render_derived()
-    )
-    parts = [table.c.value.op("->>")(i) for i in range(len(columns))]
-    # ->> gives text, which compares with a text column as it is and is cast for any other.
-    return table, [
-        (part if isinstance(c.type, sa.String) else sa.cast(part, c.type)).label(f"key{i}")
-        for i, (c, part) in enumerate(zip(columns, parts, strict=True))
-    ]
+    return {key: lead_id for key, lead_id in rows if lead_id is not None and key in keys}
 
 
 # Duplicates -----------------------------------------------------------------------------------
 
 
-def _duplicates(new: list[_New], now: datetime) -> tuple[list[int | None], list[int | None]]:
+def _duplicates(new: list[_New], found: _Found) -> tuple[list[int | None], list[int | None]]:
     """Per new item: the earliest duplicate lead in the tenant, else its first batch twin.
 
     Leads already stored have lower ids than any lead of this batch, so a stored match
     is always the one take_in would find first.
     """
     keys = [_match_keys(item.values) for item in new]
-    by_email, by_company = _stored_matches(keys, now)
+    by_email, by_company = found.by_email, found.by_company
     stored: list[int | None] = []
     in_batch: list[int | None] = []
     seen_email: dict[str, int] = {}
@@ -343,44 +468,32 @@ def _match_keys(values: dict[str, Any]) -> tuple[str | None, tuple[str, int] | N
     return email, (domain, product_id) if domain and product_id else None
 
 
-def _stored_matches(
-    keys: list[tuple[str | None, tuple[str, int] | None]], now: datetime
-) -> tuple[dict[str, int], dict[tuple[str, int], int]]:
-    """The earliest stored lead per contact e-mail, and per recent company domain and product."""
-    emails = {email for email, _ in keys if email}
-    companies = {company for _, company in keys if company}
-    live = Lead.state != LeadState.MERGED.value  # as intake._duplicate_of
-    by_email = _lowest_ids([Lead.contact_email], {(email,) for email in emails}, live)
-    by_company = _lowest_ids(
-        [Lead.company_domain, Lead.product_id],
-        companies,
-        Lead.created_at >= now - intake.DUPLICATE_WINDOW,
-        live,
-    )
-    return {email: lead_id for (email,), lead_id in by_email.items()}, by_company
-
-
 # Writing --------------------------------------------------------------------------------------
 
 
-def _create(new: list[_New], actor_label: str, channel: str) -> list[int]:
+def _create(new: list[_New], found: _Found, actor_label: str, channel: str) -> list[int]:
     """Insert the new leads scored, flag their duplicates, and write the event of each."""
     tenant_id = current_tenant_id()
     if tenant_id is None:
         raise TenantScopeError("leads are taken in for one tenant; none is in scope")
     now = utcnow()
-    stored, in_batch = _duplicates(new, now)
-    outcomes = _outcomes(new, now)
-    rows = [
-        _lead_row(item.values, outcome, duplicate_of, tenant_id, now)
-        for item, outcome, duplicate_of in zip(new, outcomes, stored, strict=True)
-    ]
-    ids = _insert_leads(rows, in_batch)
+    stored, in_batch = _duplicates(new, found)
+    outcome_of = _scorer(now)
+    outcomes: list[_Outcome | None] = [None] * len(new)
+
+    def row(position: int) -> dict[str, Any]:
+        # Scored as the row is written: the server stores the rows sent while this works.
+        values = new[position].values
+        outcome = outcomes[position] = outcome_of(values)
+        return _lead_row(values, outcome, stored[position], tenant_id, now)
+
+    ids = _insert_leads(new, row, in_batch)
     _count_inserted(tenant_id, len(ids))
     duplicate_of = [
         d if d is not None else _id_at(ids, p) for d, p in zip(stored, in_batch, strict=True)
     ]
-    _insert_events(_event_rows(ids, outcomes, duplicate_of, actor_label, channel, tenant_id, now))
+    scored = [outcome for outcome in outcomes if outcome is not None]
+    _insert_events(_event_rows(ids, scored, duplicate_of, actor_label, channel, tenant_id, now))
     return ids
 
 
@@ -388,38 +501,44 @@ def _on_postgresql() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
-def _insert(table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """Insert the rows in one COPY on PostgreSQL, else in one executemany."""
-    if _on_postgresql():
-        copy_rows(db.session.connection(), table, rows)
-    else:
-        db.session.execute(sa.insert(table), rows)
-
-
-def _insert_leads(rows: list[dict[str, Any]], in_batch: list[int | None]) -> list[int]:
-    """Insert the rows, each pointing at its first twin in the batch; their ids in order.
+def _insert_leads(
+    new: list[_New], row: Callable[[int], dict[str, Any]], in_batch: list[int | None]
+) -> list[int]:
+    """Insert each new item's row (row(position) makes it), each pointing at its first twin
+    in the batch; their ids in order.
 
     On PostgreSQL the ids are drawn from the sequence first, so every row knows its twin's
-    id and all go in one COPY. Elsewhere one INSERT .. RETURNING gives the ids and one
-    UPDATE points the twins; it is Core on the table, because the ORM's bulk insert starts
-    a new statement whenever the set of None values changes, one round trip per lead.
+    id and all go in one COPY, the rows made as they are written. Elsewhere one INSERT ..
+    RETURNING gives the ids and one UPDATE points the twins; it is Core on the table,
+    because the ORM's bulk insert starts a new statement whenever the set of None values
+    changes, one round trip per lead.
     """
     leads = Lead.__table__
     if not _on_postgresql():
         query = sa.insert(leads).returning(leads.c.id, sort_by_parameter_order=True)
-        ids = list(db.session.execute(query, rows).scalars())
+        ids = list(db.session.execute(query, [row(p) for p in range(len(new))]).scalars())
         _flag_batch_twins(ids, in_batch)
         return ids
-    ids = sorted(db.session.execute(_NEXT_LEAD_IDS, {"count": len(rows)}).scalars())
-    for row, lead_id, position in zip(rows, ids, in_batch, strict=True):
-        row["id"] = lead_id
-        if position is not None:
-            row["duplicate_of_id"] = ids[position]
-    # Concurrent batches that share external ids insert them in one order, so one waits for
-    # the other's commit (and then retries) instead of each waiting for the other: deadlock.
-    ordered = sorted(rows, key=lambda row: (row["external_id"] is None, row["external_id"] or ""))
-    _insert(leads, ordered)
+    ids = sorted(db.session.execute(_NEXT_LEAD_IDS, {"count": len(new)}).scalars())
+
+    def rows_in_order() -> Iterator[dict[str, Any]]:
+        # Concurrent batches that share external ids insert them in one order, so one waits
+        # for the other's commit (and then retries) instead of each waiting for the other.
+        for position in sorted(range(len(new)), key=lambda p: _external_id_order(new[p])):
+            values = row(position)
+            values["id"] = ids[position]
+            twin = in_batch[position]
+            if twin is not None:
+                values["duplicate_of_id"] = ids[twin]
+            yield values
+
+    copy_rows(db.session.connection(), leads, rows_in_order())
     return ids
+
+
+def _external_id_order(item: _New) -> tuple[bool, str]:
+    external_id = item.values["external_id"]
+    return external_id is None, external_id or ""
 
 
 _NEXT_LEAD_IDS = sa.text(
@@ -443,23 +562,24 @@ class _Outcome:
     data: dict[str, Any]
 
 
-def _outcomes(new: list[_New], now: datetime) -> list[_Outcome]:
-    """Each new lead scored; leads that score alike share one outcome, worded once.
+def _scorer(now: datetime) -> Callable[[dict[str, Any]], _Outcome]:
+    """Scores new leads one by one; leads that score alike share one outcome, worded once.
 
     The Scorer gives leads without activities (every new lead) that meet the same rules
     one Score, so the words, the breakdown and the event data are made once per score
-    and, shared, written once per batch.
+    and, shared, written once per batch. The criteria are read here, before any row.
     """
     scorer = lead_score.Scorer(intake.criteria())
     made: dict[int, _Outcome] = {}  # by id of the shared Score, which scorer keeps alive
-    outcomes = []
-    for item in new:
-        score = scorer.score(intake.lead_values(item.values), (), now)
+
+    def outcome_of(values: dict[str, Any]) -> _Outcome:
+        score = scorer.score(intake.lead_values(values), (), now)
         outcome = made.get(id(score))
         if outcome is None:
             outcome = made[id(score)] = _outcome(score)
-        outcomes.append(outcome)
-    return outcomes
+        return outcome
+
+    return outcome_of
 
 
 def _outcome(score: lead_score.Score) -> _Outcome:

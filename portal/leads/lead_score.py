@@ -126,6 +126,8 @@ class Scorer:
             for rule in criteria.profile_rules
             if rule.points
         ]
+        self._matchers = [(i, matches) for i, (matches, _) in enumerate(self._profile)]
+        self._required = [(name, field_test(name)) for name in criteria.required_fields]
         self._without_activities: dict[tuple[tuple[int, ...], tuple[str, ...]], Score] = {}
 
     def score(
@@ -134,9 +136,8 @@ class Scorer:
         """Score one lead at `now`, as score_lead does."""
         _require_aware(now, "now")
         done = [a for a in activities if _require_aware(a.occurred_at, "occurred_at") <= now]
-        criteria = self.criteria
-        met = tuple(i for i, (matches, _) in enumerate(self._profile) if matches(lead))
-        missing = tuple(f for f in criteria.required_fields if not has_field(lead, f))
+        met = tuple([i for i, matches in self._matchers if matches(lead)])
+        missing = tuple([name for name, present in self._required if not present(lead)])
         if done:
             return self._score(met, missing, done, now)
         key = (met, missing)
@@ -166,21 +167,34 @@ def scoring_action(score: Score) -> Action:
 
 
 def has_field(lead: Mapping[str, object], name: str) -> bool:
-    """Whether the lead has a value for a required field.
+    """Whether the lead has a value for a required field; see field_test."""
+    return field_test(name)(lead)
+
+
+def field_test(name: str) -> Callable[[Mapping[str, object]], bool]:
+    """The test of whether a lead has a value for a required field.
 
     BANT fields (budget, authority, need, timeline) are read from ``lead["bant"]`` and
     count as answered when the answer is not None and not blank text: an explicit
     False ("no budget") is an answer, and a known one. Every other field is read from
     the lead itself and is present when it is not None, not False and not blank text;
     False there means "none" (for example ``product``), while 0 is a real value (an
-    employee count of 0).
+    employee count of 0). Made once per field, to test many leads.
     """
     if name in BANT_FIELDS:
-        bant = lead.get("bant")
-        value = bant.get(name) if isinstance(bant, Mapping) else None
-        return not _blank(value)
-    value = lead.get(name)
-    return value is not False and not _blank(value)
+
+        def answered(lead: Mapping[str, object]) -> bool:
+            bant = lead.get("bant")
+            value = bant.get(name) if isinstance(bant, dict | Mapping) else None
+            return value is not None and not _blank(value)
+
+        return answered
+
+    def present(lead: Mapping[str, object]) -> bool:
+        value = lead.get(name)
+        return value is not None and value is not False and not _blank(value)
+
+    return present
 
 
 # Profile and engagement points --------------------------------------------------------------

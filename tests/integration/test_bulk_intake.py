@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from portal.db import utcnow
 from portal.extensions import db
-from portal.leads import intake
+from portal.leads import bulk_intake, intake
 from portal.leads.bulk_intake import ItemResult, take_in_batch
 from portal.leads.models import Lead, LeadEvent, QualificationSettings, ScoringRule
 from portal.tenancy.scoping import tenant_scope
@@ -156,6 +156,30 @@ def test_likely_duplicates_are_flagged_against_stored_leads_and_within_the_batch
     assert taken_in[4].startswith("Taken in by the API. 35 points")
     assert taken_in[5] == {"score": 35, "missing": [], "duplicate_of": ids[1]}
     assert _outcome(app, world.a.id, ids[1])[4][0][5] == {"score": 35, "missing": []}
+
+
+def test_a_batch_larger_than_one_lookup_part_finds_across_its_parts(app, world):
+    """Keys are looked up a part of the batch at a time; what each part finds is one answer."""
+    _programme(app, world.a.id)
+    with app.app_context(), tenant_scope(world.a.id):
+        stored = intake.take_in(_lead(0, external_id="crm-0"), actor="api", channel="the API")
+    size = 2 * bulk_intake._PART + 10
+    items = [_lead(n, external_id=f"crm-{n}") for n in range(1, size)]
+    items[-1] = _lead(size, external_id="crm-0")  # known, in the last part
+    items[-2] = _lead(size + 1, contact_email="eva@nordbank0.example")  # the stored lead's
+    items[-3] = _lead(size + 2, external_id="crm-1")  # the first item of the first part
+    items[-4] = _lead(size + 3, company_domain="nordbank2.example")  # the second item's
+    results = _batch(app, world.a.id, items)
+    assert [r.status for r in results[:-4]] == ["created"] * (size - 5)
+    assert [(r.status, r.lead_id) for r in results[-3:]] == [
+        ("existing", results[0].lead_id),
+        ("created", results[-2].lead_id),
+        ("existing", stored.lead.id),
+    ]
+    flags = {lead.id: lead.duplicate_of_id for lead in _leads(app, world.a.id)}
+    assert flags[results[-2].lead_id] == stored.lead.id
+    assert flags[results[-4].lead_id] == results[1].lead_id
+    assert len(flags) == size - 2
 
 
 def test_the_same_company_and_product_long_ago_is_not_a_duplicate(app, world):

@@ -93,3 +93,19 @@ def test_rows_given_as_values_in_the_order_of_the_named_columns(app, world):
         db.session.commit()
     lead, values = _stored(app, world.a.id, "crm-1")
     assert (values["company_name"], values["bant"], lead.state) == ("Nordbank AG", {}, "new")
+
+
+def test_rows_made_as_they_are_written_by_a_generator(app, world):
+    made = []
+
+    def rows():
+        for n in (1, 2, 3):
+            made.append(n)
+            yield _row(world.a.id, n)
+
+    with app.app_context():
+        copy_rows(db.session.connection(), Lead.__table__, rows())
+        copy_rows(db.session.connection(), Lead.__table__, iter(()))  # nothing to write
+        db.session.commit()
+    assert made == [1, 2, 3]
+    assert [_stored(app, world.a.id, f"crm-{n}")[1]["employees"] for n in made] == [1200] * 3
