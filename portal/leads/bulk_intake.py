@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from portal.db import copy_rows, utcnow
+from portal.db import copy_rows, draw_ids, utcnow
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.leads import intake, lead_score
@@ -519,7 +519,7 @@ def _insert_leads(
         ids = list(db.session.execute(query, [row(p) for p in range(len(new))]).scalars())
         _flag_batch_twins(ids, in_batch)
         return ids
-    ids = sorted(db.session.execute(_NEXT_LEAD_IDS, {"count": len(new)}).scalars())
+    ids = draw_ids(db.session.connection(), leads, len(new))
 
     def rows_in_order() -> Iterator[dict[str, Any]]:
         # Concurrent batches that share external ids insert them in one order, so one waits
@@ -539,11 +539,6 @@ def _insert_leads(
 def _external_id_order(item: _New) -> tuple[bool, str]:
     external_id = item.values["external_id"]
     return external_id is None, external_id or ""
-
-
-_NEXT_LEAD_IDS = sa.text(
-    "SELECT nextval(pg_get_serial_sequence('lead', 'id')) FROM generate_series(1, :count)"
-)
 
 
 def _id_at(ids: list[int], position: int | None) -> int | None:

@@ -16,8 +16,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.db import utcnow
+from portal.db import insert_rows, utcnow
 from portal.extensions import db
+from portal.leads.events import event_row, insert_events
 from portal.leads.intake import add_event
 from portal.leads.lifecycle import Action, LeadState
 from portal.leads.models import Lead, Offer
@@ -282,6 +283,25 @@ def _names(index: RoutingIndex) -> Mapping[int, str]:
     return {pid: partner.name for pid, partner in index.partners.items()}
 
 
+def _offer_values(
+    lead_id: int,
+    partner: Partner,
+    sla: PartnerSla,
+    now: datetime,
+    explanation_data: dict[str, Any],
+    territory_id: int | None,
+    assigned_by_id: int | None = None,
+) -> dict[str, Any]:
+    """A new open offer's values, its deadline and first reminder from the partner's SLA."""
+    due = deadline(sla, now)
+    return {
+        "lead_id": lead_id, "partner_id": partner.id, "state": "open", "offered_at": now,
+        "due_at": due, "remind_at": next_reminder(sla, now, due),
+        "explanation": explanation_data, "territory_id": territory_id,
+        "assigned_by_id": assigned_by_id,
+    }  # fmt: skip
+
+
 def _new_offer(
     lead: Lead,
     partner: Partner,
@@ -291,20 +311,16 @@ def _new_offer(
     territory_id: int | None,
     assigned_by: Any = None,
 ) -> Offer:
-    due = deadline(sla, now)
-    offer = Offer(
-        lead_id=lead.id,
-        partner_id=partner.id,
-        state="open",
-        offered_at=now,
-        due_at=due,
-        remind_at=next_reminder(sla, now, due),
-        explanation=explanation_data,
-        territory_id=territory_id,
-        assigned_by_id=getattr(assigned_by, "id", None),
+    values = _offer_values(
+        lead.id, partner, sla, now, explanation_data, territory_id, getattr(assigned_by, "id", None)
     )
+    offer = Offer(**values)
     db.session.add(offer)
     return offer
+
+
+def _offer_event_data(partner_id: int, due_at: datetime) -> dict[str, Any]:
+    return {"partner_id": partner_id, "due_at": due_at.isoformat()}
 
 
 def _offer_event(
@@ -317,7 +333,7 @@ def _offer_event(
         LeadState.OFFERED,
         label,
         reason,
-        {"partner_id": offer.partner_id, "due_at": offer.due_at.isoformat()},
+        _offer_event_data(offer.partner_id, offer.due_at),
         offer_id=offer.id,
     )
 
@@ -387,7 +403,8 @@ def _apply_all(
     decided: list[tuple[Lead, Decision, dict[str, Any]]], now: datetime, label: str
 ) -> list[Routed]:
     """The decisions into rows: the leads moved, one UPDATE per kind of move; the offers
-    inserted together, then their events."""
+    written in one statement, then their events in another (COPY on PostgreSQL)."""
+    tenant_id = current_tenant_id()
     actions = {lead.id: _action(lead, d) for lead, d, _ in decided}
     left = move_many(
         [(lead, action) for lead, _, _ in decided if (action := actions[lead.id]) is not None],
@@ -395,14 +412,16 @@ def _apply_all(
     )
     partners = _partner_slas({d.partner_id for _, d, _ in decided if d.partner_id is not None})
     results: list[Routed] = []
-    made: list[tuple[int, Lead, Offer, LeadState, str]] = []
+    offers: list[dict[str, Any]] = []
+    offered: list[tuple[int, Lead, LeadState, str]] = []  # position in results, and the event
     for lead, decision, data in decided:
         summary = data["summary"]
         action, before = actions[lead.id], left.get(lead.id)
         if action == Action.ROUTE and before is not None:
             partner, sla = partners[decision.partner_id]  # type: ignore[index]
-            offer = _new_offer(lead, partner, sla, now, data, _territory_of(decision))
-            made.append((len(results), lead, offer, before, summary))
+            values = _offer_values(lead.id, partner, sla, now, data, _territory_of(decision))
+            offers.append({**values, "tenant_id": tenant_id})
+            offered.append((len(results), lead, before, summary))
             results.append(Routed(lead.id, decision.outcome))
         elif action == Action.ROUTE:
             results.append(
@@ -412,12 +431,22 @@ def _apply_all(
             if action is not None and before is not None:
                 add_event(lead, action.value, before, LeadState(lead.state), label, summary, data)
             results.append(Routed(lead.id, decision.outcome, summary=summary))
-    db.session.flush()
-    for position, lead, offer, before, summary in made:
-        _offer_event(lead, offer, Action.ROUTE, before, label, summary)
+    offer_ids = insert_rows(db.session.connection(), Offer.__table__, offers)
+    events = []
+    for offer_id, offer, (position, lead, before, summary) in zip(
+        offer_ids, offers, offered, strict=True
+    ):
+        partner_id, due_at = offer["partner_id"], offer["due_at"]
+        events.append(
+            event_row(
+                lead.id, Action.ROUTE.value, before.value, LeadState.OFFERED.value, label,
+                summary, _offer_event_data(partner_id, due_at), at=now, offer_id=offer_id,
+            )
+        )  # fmt: skip
         results[position] = Routed(
-            lead.id, results[position].outcome, offer.partner_id, offer.id, summary, offer.due_at
+            lead.id, results[position].outcome, partner_id, offer_id, summary, due_at
         )
+    insert_events(events)
     return results
 
 

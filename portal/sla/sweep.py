@@ -23,13 +23,14 @@ from sqlalchemy.orm import selectinload
 
 from portal.db import utcnow
 from portal.extensions import db
+from portal.leads.events import event_row, insert_events
 from portal.leads.intake import add_event
 from portal.leads.lifecycle import Action, LeadState, next_state
-from portal.leads.models import Lead, LeadEvent, Offer
+from portal.leads.models import Lead, Offer
 from portal.partners.models import Partner
 from portal.sla.clock import zone
 from portal.sla.policy import PartnerSla, default_policy, next_reminder, partner_sla, reminder_times
-from portal.tenancy.scoping import current_tenant_id, tenant_scope, unscoped
+from portal.tenancy.scoping import tenant_scope, unscoped
 
 log = logging.getLogger(__name__)
 
@@ -144,25 +145,17 @@ def _expiry_events(expiring: list[Any], now: datetime, after: LeadState) -> None
             )
         ).all()
     )
-    tenant_id = current_tenant_id()
-    db.session.execute(
-        sa.insert(LeadEvent),
+    insert_events(
         [
-            {
-                "tenant_id": tenant_id,
-                "lead_id": r.lead_id,
-                "offer_id": r.id,
-                "at": now,
-                "action": Action.EXPIRE.value,
-                "from_state": LeadState.OFFERED.value,
-                "to_state": after.value,
-                "actor_label": SLA_LABEL,
-                "reason": f"{names[r.partner_id]} did not answer by the deadline.",
-                "data": {"partner_id": r.partner_id, "due_at": r.due_at.isoformat()},
-            }
+            event_row(
+                r.lead_id, Action.EXPIRE.value, LeadState.OFFERED.value, after.value, SLA_LABEL,
+                f"{names[r.partner_id]} did not answer by the deadline.",
+                {"partner_id": r.partner_id, "due_at": r.due_at.isoformat()},
+                at=now, offer_id=r.id,
+            )
             for r in expiring
-        ],
-    )
+        ]
+    )  # fmt: skip
 
 
 def route_after_expiry() -> int:

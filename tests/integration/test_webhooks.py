@@ -14,10 +14,11 @@ import sqlalchemy as sa
 from portal.db import utcnow
 from portal.extensions import db
 from portal.leads import offers
-from portal.leads.models import LeadEvent
+from portal.leads.models import LeadEvent, Offer
 from portal.notifications import fanout, webhooks
 from portal.notifications.models import WebhookDelivery, WebhookEndpoint
 from portal.notifications.tasks import catch_up_everywhere, send_due_everywhere
+from portal.sla import sweep
 from portal.tenancy import services as tenancy
 from portal.tenancy.scoping import tenant_scope
 from tests.conftest import login, post_form
@@ -94,6 +95,27 @@ def test_only_the_subscribed_events_are_sent(app, world, hook):
     register(app, world.a.id, hook.url, events=("won",))
     take_in(app, world.a.id)
     assert hook.requests == [] and deliveries(app, world.a.id) == []
+
+
+def test_an_expiry_by_the_sweep_and_the_next_offer_are_posted_at_once(app, world, hook):
+    """The sweep writes its events in one statement, past the ORM; they are sent all the same,
+    on its commit, without waiting for the catch-up."""
+    programme(app, world.a.id)
+    register(app, world.a.id, hook.url, events=("offered", "expired"))
+    lead_id = take_in(app, world.a.id)
+    with app.app_context(), tenant_scope(world.a.id):
+        offer = db.session.scalar(sa.select(Offer).where(Offer.lead_id == lead_id))
+        first_partner = offer.partner_id
+    with app.app_context():
+        sweep.sweep(offer.due_at + timedelta(seconds=1))
+    bodies = [json.loads(r.body) for r in hook.requests]
+    assert [(b["event"], b["lead_id"]) for b in bodies] == [
+        ("offered", lead_id),
+        ("expired", lead_id),
+        ("offered", lead_id),
+    ]
+    assert bodies[1]["partner"]["id"] == first_partner != bodies[2]["partner"]["id"]
+    assert [d.state for d in deliveries(app, world.a.id)] == ["sent"] * 3
 
 
 def test_an_endpoint_answering_500_is_retried_with_backoff_then_failed(app, world, hook):
