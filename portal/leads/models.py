@@ -19,9 +19,8 @@ DUPLICATE_RESOLUTIONS = ("kept", "merged")
 
 class Lead(TenantScoped, Timestamped, Base):
     __tablename__ = "lead"
-    tenant_id_index = False  # ix_lead_tenant_state and the others below lead with it
+    tenant_id_index = False  # the composite indexes below lead with it
     __table_args__ = (
-        sa.Index("ix_lead_tenant_state", "tenant_id", "state"),
         # Duplicate detection looks leads up by company domain and product, and by e-mail.
         sa.Index("ix_lead_tenant_domain_product", "tenant_id", "company_domain", "product_id"),
         sa.Index("ix_lead_tenant_contact_email", "tenant_id", "contact_email"),
@@ -53,7 +52,9 @@ class Lead(TenantScoped, Timestamped, Base):
             "opportunity_minor IS NULL OR opportunity_minor > 0", name="opportunity_positive"
         ),
         sa.CheckConstraint("won_minor IS NULL OR won_minor > 0", name="won_positive"),
-        # Accepted leads nobody has updated for a while are flagged stale.
+        # Leads by state (queues, routing) and, among the accepted, those nobody has updated for
+        # a while (flagged stale). Every change of state writes to each index of the table, so
+        # no other index repeats this one's leading columns.
         sa.Index("ix_lead_tenant_state_partner_update", "tenant_id", "state", "partner_updated_at"),
         # What a lead's events reference, so an event belongs to its lead's tenant.
         sa.UniqueConstraint("tenant_id", "id"),

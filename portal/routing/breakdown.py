@@ -6,6 +6,7 @@ decision is asked to explain itself. Pure Python.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -202,14 +203,13 @@ def reason_counts(
     the reasons alone, without the facts behind them, as a summary of many needs."""
     in_place, selling = considered(index, lead)
     excluded = (in_place.keys() | selling) - set(eligible)
-    counts: dict[str, int] = {}
+    counts: Counter[Reason] = Counter()
+    partners, territory_of = index.partners, in_place.get
     for pid in excluded:
-        reasons = _reasons(
-            index.partners[pid], lead, load, segment, in_place.get(pid), pid in capped
+        counts.update(
+            _reasons(partners[pid], lead, load, segment, territory_of(pid), pid in capped)
         )
-        for reason in reasons:
-            counts[str(reason)] = counts.get(str(reason), 0) + 1
-    return len(excluded), counts
+    return len(excluded), {str(reason): count for reason, count in counts.items()}
 
 
 def _reasons(

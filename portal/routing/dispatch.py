@@ -9,7 +9,7 @@ if it is still in the state routing found it in.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -275,30 +275,31 @@ def explanation(decision: Decision, index: RoutingIndex) -> dict[str, Any]:
         shown = decision.first_exclusions(EXCLUSIONS_KEPT)
     out["exclusions"] = [e.to_dict() for e in shown]
     out["exclusions_total"], out["reason_counts"] = decision.reason_counts()
-    out["summary"] = explain.outcome_words(decision, _names(index))
+    out["summary"] = explain.outcome_words(decision, index.partner_names)
     return out
 
 
-def _names(index: RoutingIndex) -> Mapping[int, str]:
-    return {pid: partner.name for pid, partner in index.partners.items()}
+def _offer_times(sla: PartnerSla, now: datetime) -> tuple[datetime, datetime | None]:
+    """An offer made now: its deadline and its first reminder, under the partner's SLA."""
+    due = deadline(sla, now)
+    return due, next_reminder(sla, now, due)
 
 
 def _offer_values(
     lead_id: int,
-    partner: Partner,
-    sla: PartnerSla,
+    partner_id: int,
+    times: tuple[datetime, datetime | None],
     now: datetime,
     explanation_data: dict[str, Any],
     territory_id: int | None,
     assigned_by_id: int | None = None,
 ) -> dict[str, Any]:
-    """A new open offer's values, its deadline and first reminder from the partner's SLA."""
-    due = deadline(sla, now)
+    """A new open offer's values; times are its deadline and first reminder."""
+    due, remind_at = times
     return {
-        "lead_id": lead_id, "partner_id": partner.id, "state": "open", "offered_at": now,
-        "due_at": due, "remind_at": next_reminder(sla, now, due),
-        "explanation": explanation_data, "territory_id": territory_id,
-        "assigned_by_id": assigned_by_id,
+        "lead_id": lead_id, "partner_id": partner_id, "state": "open", "offered_at": now,
+        "due_at": due, "remind_at": remind_at, "explanation": explanation_data,
+        "territory_id": territory_id, "assigned_by_id": assigned_by_id,
     }  # fmt: skip
 
 
@@ -311,10 +312,13 @@ def _new_offer(
     territory_id: int | None,
     assigned_by: Any = None,
 ) -> Offer:
-    values = _offer_values(
-        lead.id, partner, sla, now, explanation_data, territory_id, getattr(assigned_by, "id", None)
+    times = _offer_times(sla, now)
+    assigned_by_id = getattr(assigned_by, "id", None)
+    offer = Offer(
+        **_offer_values(
+            lead.id, partner.id, times, now, explanation_data, territory_id, assigned_by_id
+        )
     )
-    offer = Offer(**values)
     db.session.add(offer)
     return offer
 
@@ -414,12 +418,18 @@ def _apply_all(
     results: list[Routed] = []
     offers: list[dict[str, Any]] = []
     offered: list[tuple[int, Lead, LeadState, str]] = []  # position in results, and the event
+    # Every offer a partner gets in the batch is made at the same instant under one SLA.
+    times: dict[int, tuple[datetime, datetime | None]] = {}
     for lead, decision, data in decided:
         summary = data["summary"]
         action, before = actions[lead.id], left.get(lead.id)
         if action == Action.ROUTE and before is not None:
-            partner, sla = partners[decision.partner_id]  # type: ignore[index]
-            values = _offer_values(lead.id, partner, sla, now, data, _territory_of(decision))
+            partner_id: int = decision.partner_id  # type: ignore[assignment]
+            if partner_id not in times:
+                times[partner_id] = _offer_times(partners[partner_id][1], now)
+            values = _offer_values(
+                lead.id, partner_id, times[partner_id], now, data, _territory_of(decision)
+            )
             offers.append({**values, "tenant_id": tenant_id})
             offered.append((len(results), lead, before, summary))
             results.append(Routed(lead.id, decision.outcome))
@@ -436,15 +446,15 @@ def _apply_all(
     for offer_id, offer, (position, lead, before, summary) in zip(
         offer_ids, offers, offered, strict=True
     ):
-        partner_id, due_at = offer["partner_id"], offer["due_at"]
+        to, due_at = offer["partner_id"], offer["due_at"]
         events.append(
             event_row(
                 lead.id, Action.ROUTE.value, before.value, LeadState.OFFERED.value, label,
-                summary, _offer_event_data(partner_id, due_at), at=now, offer_id=offer_id,
+                summary, _offer_event_data(to, due_at), at=now, offer_id=offer_id,
             )
         )  # fmt: skip
         results[position] = Routed(
-            lead.id, results[position].outcome, partner_id, offer_id, summary, due_at
+            lead.id, results[position].outcome, to, offer_id, summary, due_at
         )
     insert_events(events)
     return results

@@ -171,6 +171,8 @@ class RoutingIndex:
         self.config = config
         self.version = config.version
         self.partners: dict[int, PartnerConfig] = {p.id: p for p in config.partners}
+        # What explanations call partners, made once rather than per decision.
+        self.partner_names: dict[int, str] = {p.id: p.name for p in config.partners}
         self.territories: dict[int, TerritoryConfig] = {t.id: t for t in config.territories}
         self.segments: tuple[Segment, ...] = tuple(config.segments)
         self.points = config.weights.points()
