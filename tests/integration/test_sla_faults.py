@@ -26,7 +26,7 @@ from portal.leads import offers
 from portal.leads.models import Lead, LeadEvent, Offer
 from portal.routing import dispatch
 from portal.sla import sweep
-from portal.sla.tasks import expire_offer, expiry_job_id, schedule_expiry
+from portal.sla.tasks import expire_offer, expire_offers, expiry_job_id, schedule_expiry
 from portal.tenancy import services as tenancy
 from portal.tenancy.scoping import tenant_scope
 from tests.conftest import BACKEND, build_tenant, fresh_database, make_app
@@ -115,15 +115,38 @@ def wait_for(check, seconds=60.0):
     return False
 
 
+def test_offers_routed_together_share_one_expiry_job_that_expires_those_due(redis_app):
+    tenant_id, lead_ids, offer_ids, _ = offered_leads(redis_app, count=3)
+    with redis_app.app_context():
+        [job_id] = queue.queue("sla").scheduled_job_registry.get_job_ids()
+        job = Job.fetch(job_id, connection=queue.connection)
+        assert job.func_name == expire_offers.__module__ + ".expire_offers"
+        assert list(job.args) == [tenant_id, sorted(offer_ids)]
+    # An extension moved the third deadline meanwhile: the job leaves that offer alone.
+    set_due(redis_app, tenant_id, offer_ids[:2], utcnow() - timedelta(seconds=1))
+    with redis_app.app_context():
+        assert expire_offers(*job.args) == 2
+        assert expire_offers(*job.args) == 0  # run again: harmless
+    states = [history(redis_app, tenant_id, lead_id) for lead_id in lead_ids]
+    assert [state for state, _, _ in states] == ["mql", "mql", "offered"]
+    assert [events[-1][0] for _, events, _ in states] == ["expire", "expire", "route"]
+    assert [offers[o] for (_, _, offers), o in zip(states, offer_ids, strict=True)] == [
+        "expired",
+        "expired",
+        "open",
+    ]
+
+
 def test_a_real_worker_with_the_scheduler_expires_an_offer_at_its_deadline(redis_app, redis_url):
     tenant_id, [lead_id], [offer_id], _ = offered_leads(redis_app)
-    due = utcnow() + timedelta(seconds=3)
+    due = utcnow().replace(microsecond=0) + timedelta(seconds=3)  # whole: RQ keeps seconds
     set_due(redis_app, tenant_id, [offer_id], due)
     with redis_app.app_context(), tenant_scope(tenant_id):
         schedule_expiry([(offer_id, due)])
         schedule_expiry([(offer_id, due)])  # twice: one job
         scheduled = queue.queue("sla").scheduled_job_registry.get_job_ids()
-        assert scheduled.count(expiry_job_id(offer_id, due)) == 1
+        job_id = expiry_job_id(tenant_id, [offer_id], due)
+        assert scheduled.count(job_id) == 1
     env = {
         **os.environ,
         "PORTAL_ENV": "testing",
@@ -144,8 +167,8 @@ def test_a_real_worker_with_the_scheduler_expires_an_offer_at_its_deadline(redis
     assert offer_states[offer_id] == "expired" and state == "offered"
     assert [e[:2] for e in events[-2:]] == [("expire", "mql"), ("route", "offered")]
     with redis_app.app_context():
-        job = Job.fetch(expiry_job_id(offer_id, due), connection=queue.connection)
-        assert job.get_status() == "finished" and job.return_value() is True
+        job = Job.fetch(job_id, connection=queue.connection)
+        assert job.get_status() == "finished" and job.return_value() == 1
         enqueued = job.enqueued_at
         enqueued = enqueued if enqueued.tzinfo else enqueued.replace(tzinfo=UTC)
         assert enqueued >= due - timedelta(seconds=1)  # by the scheduler, at the deadline

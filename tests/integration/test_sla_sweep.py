@@ -209,12 +209,13 @@ def test_without_redis_no_expiry_job_is_stored_for_nothing_to_run(app, world, of
         assert queue.queue("sla").scheduled_job_registry.get_job_ids() == []
 
 
-def test_an_expiry_job_id_names_the_offer_and_its_deadline(offered):
+def test_an_expiry_job_id_names_the_tenant_the_offers_and_their_deadline(offered):
     _, _, offer_id, offered_at = offered
-    assert expiry_job_id(offer_id, offered_at) != expiry_job_id(
-        offer_id, offered_at + timedelta(hours=1)
-    )
-    assert expiry_job_id(offer_id, offered_at) == expiry_job_id(offer_id, offered_at)
+    job_id = expiry_job_id(1, [offer_id, offer_id + 1], offered_at)
+    assert job_id == expiry_job_id(1, [offer_id + 1, offer_id], offered_at)
+    assert job_id != expiry_job_id(1, [offer_id, offer_id + 1], offered_at + timedelta(hours=1))
+    assert job_id != expiry_job_id(1, [offer_id], offered_at)
+    assert job_id != expiry_job_id(2, [offer_id, offer_id + 1], offered_at)
 
 
 def test_the_sla_sweep_command_expires_and_says_what_it_did(app, world, offered):
