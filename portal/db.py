@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, registry
 
@@ -27,6 +28,13 @@ MAX_ID = 2**31 - 1
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def json_text(value: Any) -> str:
+    """A JSON column's value as the text stored, by orjson: several times json.dumps' speed,
+    which counts where thousands of offers and events are written at once. Keys that are not
+    text are written as text, as json.dumps does."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):

@@ -376,8 +376,7 @@ class Routed:
 
 
 def _territory_of(decision: Decision) -> int | None:
-    winner = decision.winner
-    return winner.term("territory").facts["territory_id"] if winner else None
+    return decision.winner_territory_id
 
 
 def _action(lead: Lead, decision: Decision) -> Action | None:

@@ -132,6 +132,11 @@ class Decision:
         return self._once("winner", lambda: breakdown.candidate(self._index, 1, self._best))
 
     @property
+    def winner_territory_id(self) -> int | None:
+        """The territory the winner matched the lead through; None unless routed."""
+        return None if self._best is None else self._best[3][TERRITORY_ID]
+
+    @property
     def ranking(self) -> tuple[int, ...]:
         """The eligible partners' ids, best first."""
         return tuple(item[2] for item in self._ranking()[0])

@@ -275,9 +275,7 @@ def simulate(
             counts[decision.outcome] += 1
         if decision.partner_id is None:
             continue
-        territory_id = None
-        if load.window is not None and decision.winner is not None:
-            territory_id = decision.winner.term("territory").facts["territory_id"]
+        territory_id = decision.winner_territory_id if load.window is not None else None
         offered[decision.partner_id] = offered.get(decision.partner_id, 0) + 1
         load.offer(decision.partner_id, territory_id, lead.at)
     return SimulationResult(

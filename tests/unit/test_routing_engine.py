@@ -249,6 +249,11 @@ def test_a_partner_reached_twice_at_the_same_fit_is_shown_through_the_more_speci
     decision = route(index, lead(postal_code="8033112"), Load(), NOW)
     assert decision.winner.term("territory").facts["code"] == "DE-PC-803311"
     assert decision.winner == decision.candidates[0]
+    assert (
+        decision.winner_territory_id
+        == 12
+        == decision.winner.term("territory").facts["territory_id"]
+    )
 
 
 @pytest.mark.parametrize("postal", ["80331", "80 331", "80-331", "803"])
@@ -418,6 +423,7 @@ def test_a_lead_nobody_can_take_is_unroutable_without_a_fallback():
         (),
     )
     assert decision.winner is None and decision.candidates == ()
+    assert decision.winner_territory_id is None
 
 
 def test_a_lead_nobody_can_take_goes_to_direct_sales_when_the_tenant_says_so():
