@@ -124,6 +124,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.partners import views as partners
     from portal.routing import queue_views
     from portal.routing import views as routing
+    from portal.scorecards import views as scorecards
     from portal.tenancy import admin_views
     from portal.tenancy import views as auth
     from portal.tenancy.policy import public
@@ -151,6 +152,7 @@ def register_blueprints(app: Flask) -> None:
         reason_views,
         routing,
         queue_views,
+        scorecards,
         api,
     )
     for room in rooms:

@@ -25,6 +25,7 @@ class Permission(StrEnum):
     VIEW_LEADS = "view_leads"
     MANAGE_LEADS = "manage_leads"
     REVIEW_PERFORMANCE = "review_performance"
+    VIEW_SCORECARDS = "view_scorecards"
     WORK_INBOX = "work_inbox"
     MANAGE_WEBHOOKS = "manage_webhooks"
 
@@ -40,6 +41,7 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.VIEW_LEADS: frozenset(_ALL_VENDOR_SIDE),
     Permission.MANAGE_LEADS: frozenset({Role.ADMIN, Role.CHANNEL_MANAGER}),
     Permission.REVIEW_PERFORMANCE: frozenset({Role.ADMIN, Role.VENDOR_STAFF}),
+    Permission.VIEW_SCORECARDS: frozenset(_ALL_VENDOR_SIDE),
     Permission.WORK_INBOX: frozenset({Role.PARTNER_USER}),
     Permission.MANAGE_WEBHOOKS: frozenset({Role.ADMIN}),
 }

@@ -1,0 +1,189 @@
+"""Scorecards read from the offers of a period: per partner, ranked, and over time.
+
+One query reads the period's offers with what became of their leads; each partner's SLA
+calendar turns its answer times into business hours; portal.scorecards.metrics does the
+rest. A partner without offers in the period still has a row, with nothing to show.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from portal.db import utcnow
+from portal.errors import NotFound
+from portal.extensions import db
+from portal.leads.inbox import STILL_OPEN, stale_after
+from portal.leads.models import Lead, Offer
+from portal.partners.models import Partner, Tier
+from portal.scorecards.metrics import (
+    ACCEPTED,
+    REJECTED,
+    OfferOutcome,
+    QualityWeights,
+    Scorecard,
+    scorecard,
+)
+from portal.scorecards.periods import Period, trail
+from portal.sla.clock import business_elapsed
+from portal.sla.policy import PartnerSla, default_policy, partner_sla
+
+# The columns a ranking may be sorted by, and whether the best come first when high.
+SORTS = {
+    "quality": True, "offered": True, "acceptance_rate": True, "sla_compliance": True,
+    "response_median_h": False, "sal_to_sql": True, "sal_to_won": True, "name": False,
+}  # fmt: skip
+TREND_PERIODS = 6
+
+
+@dataclass(frozen=True)
+class PartnerCard:
+    partner_id: int
+    name: str
+    tier: str
+    tier_rank: int
+    country: str
+    card: Scorecard
+
+
+def cards(
+    period: Period,
+    *,
+    tier_id: int | None = None,
+    country: str | None = None,
+    partner_id: int | None = None,
+) -> list[PartnerCard]:
+    """The scorecard of every partner (or of those chosen) for the period, by name."""
+    query = sa.select(Partner).options(selectinload(Partner.sla_policy)).order_by(Partner.name)
+    if tier_id is not None:
+        query = query.where(Partner.tier_id == tier_id)
+    if country:
+        query = query.where(Partner.country == country.upper())
+    if partner_id is not None:
+        query = query.where(Partner.id == partner_id)
+    partners = list(db.session.scalars(query))
+    default = default_policy()
+    slas = {p.id: partner_sla(p, default) for p in partners}
+    outcomes = _outcomes(period, slas)
+    weights = QualityWeights()
+    return [
+        PartnerCard(
+            p.id,
+            p.name,
+            p.tier.name,
+            p.tier.rank,
+            p.country,
+            scorecard(outcomes.get(p.id, ()), weights, slas[p.id].calendar.response_hours),
+        )
+        for p in partners
+    ]
+
+
+def ranking(
+    rows: list[PartnerCard], sort: str, descending: bool | None = None
+) -> list[PartnerCard]:
+    """The rows sorted by a column of SORTS, the best first unless told otherwise; rows
+    without a value for it come last either way."""
+    if sort not in SORTS:
+        sort = "quality"
+    if descending is None:
+        descending = SORTS[sort]
+    if sort == "name":
+        return sorted(rows, key=lambda r: r.name.casefold(), reverse=bool(descending))
+    known = [r for r in rows if getattr(r.card, sort) is not None]
+    unknown = [r for r in rows if getattr(r.card, sort) is None]
+    known.sort(key=lambda r: (getattr(r.card, sort), r.name.casefold()), reverse=bool(descending))
+    return known + sorted(unknown, key=lambda r: r.name.casefold())
+
+
+def partner_card(partner_id: int, period: Period) -> PartnerCard:
+    found = cards(period, partner_id=partner_id)
+    if not found:
+        raise NotFound("no such partner")
+    return found[0]
+
+
+@dataclass(frozen=True)
+class Trend:
+    period: Period
+    card: Scorecard
+    tier_median_quality: float | None
+
+
+def trend(partner: PartnerCard, period: Period, count: int = TREND_PERIODS) -> list[Trend]:
+    """The partner's scorecard over the periods ending with this one, beside the median
+    quality of the partners of its tier."""
+    out = []
+    for each in trail(period, count):
+        tier_cards = [c for c in cards(each) if c.tier_rank == partner.tier_rank]
+        own = next((c.card for c in tier_cards if c.partner_id == partner.partner_id), None)
+        qualities = [c.card.quality for c in tier_cards if c.card.quality is not None]
+        median = statistics.median(qualities) if qualities else None
+        out.append(Trend(each, own or scorecard([]), median))
+    return out
+
+
+def _outcomes(period: Period, slas: dict[int, PartnerSla]) -> dict[int, list[OfferOutcome]]:
+    """The period's offers of these partners, as outcomes, by partner."""
+    if not slas:
+        return {}
+    query = (
+        sa.select(
+            Offer.partner_id,
+            Offer.state,
+            Offer.reason_code,
+            Offer.offered_at,
+            Offer.decided_at,
+            Offer.due_at,
+            Lead.state,
+            Lead.opportunity_minor,
+            Lead.won_minor,
+            Lead.won_currency,
+            Lead.partner_updated_at,
+            Lead.updated_at,
+        )
+        .join(Lead, Lead.id == Offer.lead_id)
+        .where(Offer.offered_at >= period.starts_at, Offer.offered_at < period.ends_at)
+        .where(Offer.partner_id.in_(list(slas)))
+    )
+    now, after = utcnow(), stale_after()
+    by_partner: dict[int, list[OfferOutcome]] = defaultdict(list)
+    for row in db.session.execute(query):
+        by_partner[row[0]].append(_outcome(row, slas[row[0]], now, after))
+    return by_partner
+
+
+def _outcome(row: sa.Row, sla: PartnerSla, now: datetime, after: timedelta) -> OfferOutcome:
+    (_, state, reason, offered_at, decided_at, due_at, lead_state, opportunity, won_minor,
+     won_currency, partner_updated_at, updated_at) = row  # fmt: skip
+    answered = state in (ACCEPTED, REJECTED) and decided_at is not None
+    hours = None
+    if answered:
+        elapsed = business_elapsed(offered_at, decided_at, sla.calendar, sla.is_holiday)
+        hours = elapsed.total_seconds() / 3600
+    held = state == ACCEPTED
+    last = partner_updated_at or updated_at
+    return OfferOutcome(
+        state=state,
+        reason_code=reason,
+        answered_in_time=(decided_at <= due_at) if answered else None,
+        response_hours=hours,
+        lead_state=lead_state if held else None,
+        had_opportunity=held and opportunity is not None,
+        won_minor=won_minor if held else None,
+        won_currency=won_currency if held else None,
+        stale=held and lead_state in STILL_OPEN and last is not None and now - last > after,
+    )
+
+
+def tier_choices() -> list[tuple[int, str]]:
+    return [(t.id, t.name) for t in db.session.scalars(sa.select(Tier).order_by(Tier.rank))]
+
+
+def countries() -> list[str]:
+    return list(db.session.scalars(sa.select(Partner.country).distinct().order_by(Partner.country)))

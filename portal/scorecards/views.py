@@ -1,0 +1,76 @@
+"""Scorecard pages: the ranking of all partners, and one partner's scorecard over time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.db import utcnow
+from portal.errors import NotFound
+from portal.money import format_money
+from portal.scorecards import services
+from portal.scorecards.periods import BadPeriod, Period, month_of, parse
+from portal.tenancy.policy import requires
+from portal.tenancy.roles import Permission
+from portal.web.errors import not_found
+
+bp = Blueprint("scorecards", __name__, url_prefix="/scorecards")
+
+
+def _period() -> tuple[Period, str | None]:
+    """The period the page asks for, or this month and why the asked one was refused."""
+    try:
+        return parse(request.args.get("period"), utcnow().date()), None
+    except BadPeriod as exc:
+        return month_of(utcnow().date()), str(exc)
+
+
+@bp.get("/")
+@requires(Permission.VIEW_SCORECARDS)
+def index() -> Any:
+    period, period_error = _period()
+    tier_id = request.args.get("tier", type=int)
+    country = (request.args.get("country") or "").strip().upper() or None
+    sort = request.args.get("sort", "quality")
+    if sort not in services.SORTS:
+        sort = "quality"
+    rows = services.ranking(services.cards(period, tier_id=tier_id, country=country), sort)
+    return render_template(
+        "scorecards/index.html",
+        rows=rows,
+        period=period,
+        period_error=period_error,
+        sort=sort,
+        tier_id=tier_id,
+        country=country,
+        tiers=services.tier_choices(),
+        countries=services.countries(),
+    )
+
+
+@bp.get("/partners/<int:partner_id>")
+@requires(Permission.VIEW_SCORECARDS, or_own_partner="partner_id")
+def partner(partner_id: int) -> Any:
+    period, period_error = _period()
+    try:
+        row = services.partner_card(partner_id, period)
+    except NotFound:
+        return not_found()
+    return render_template(
+        "scorecards/partner.html",
+        row=row,
+        period=period,
+        period_error=period_error,
+        trend=services.trend(row, period),
+        money=format_money,
+    )
+
+
+@bp.get("/mine")
+@requires(Permission.WORK_INBOX)
+def mine() -> Any:
+    return redirect(
+        url_for("scorecards.partner", partner_id=current_user.partner_id, **request.args)
+    )

@@ -1,0 +1,130 @@
+"""Scorecards: the numbers read from a period's offers, the ranking and partner pages, and who
+may see them."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from portal.db import utcnow
+from portal.extensions import db
+from portal.leads import offers
+from portal.leads.models import Offer
+from portal.scorecards import services
+from portal.scorecards.periods import month_of, parse
+from portal.tenancy.scoping import tenant_scope
+from tests.conftest import login
+from tests.integration.test_live_routing import take_in
+from tests.integration.test_offers import routed, run  # noqa: F401  (a fixture)
+
+
+def open_offer(app, world, lead_id):
+    with app.app_context(), tenant_scope(world.a.id):
+        return db.session.scalar(
+            sa.select(Offer.id).where(Offer.lead_id == lead_id, Offer.state == "open")
+        )
+
+
+@pytest.fixture
+def worked(app, world, routed):  # noqa: F811
+    """Berlin Nord rejects one lead (which goes on to Germany Direct, who accepts and wins
+    it) and accepts another; a third lead waits with Berlin Nord."""
+    ids, users, first, offer_id = routed
+    run(app, world, offers.reject, offer_id, "no_budget", None, user=users["berlin"])
+    run(app, world, offers.accept, open_offer(app, world, first), user=users["germany"])
+    run(app, world, offers.qualify, first, {"amount": "1000", "close_on": "2027-01-31"},
+        user=users["germany"])  # fmt: skip
+    today = utcnow().date().isoformat()
+    run(app, world, offers.win, first, {"amount": "1200.50", "close_on": today},
+        user=users["germany"])  # fmt: skip
+    second = take_in(app, world.a.id, contact_email="b@two.example", company_name="Two AG")
+    run(app, world, offers.accept, open_offer(app, world, second), user=users["berlin"])
+    take_in(app, world.a.id, contact_email="c@three.example", company_name="Three AG")
+    return ids, users
+
+
+def test_the_period_s_offers_make_each_partner_s_numbers(app, world, worked):
+    ids, _ = worked
+    with app.app_context(), tenant_scope(world.a.id):
+        rows = {r.partner_id: r.card for r in services.cards(month_of(utcnow().date()))}
+    berlin, germany, europa = rows[ids["berlin"]], rows[ids["germany"]], rows[ids["europa"]]
+    assert (berlin.offered, berlin.accepted, berlin.rejected, berlin.open) == (3, 1, 1, 1)
+    assert berlin.rejected_by_reason == {"no_budget": 1}
+    assert berlin.acceptance_rate == pytest.approx(0.5) and berlin.sla_compliance == 1.0
+    assert berlin.sal_to_sql == 0.0 and berlin.response_median_h is not None
+    assert (germany.offered, germany.accepted, germany.sal_to_won) == (1, 1, 1.0)
+    assert germany.won_revenue == {"EUR": 120050}
+    assert germany.quality > berlin.quality
+    assert europa.offered == 0 and europa.quality is None
+
+
+def test_another_period_holds_none_of_these_offers(app, world, worked):
+    with app.app_context(), tenant_scope(world.a.id):
+        rows = services.cards(parse("2020-01", utcnow().date()))
+    assert rows and all(r.card.offered == 0 and r.card.quality is None for r in rows)
+
+
+def test_the_ranking_sorts_the_best_first_and_partners_without_data_last(app, world, worked):
+    ids, _ = worked
+    with app.app_context(), tenant_scope(world.a.id):
+        rows = services.cards(month_of(utcnow().date()))
+    by_quality = [r.partner_id for r in services.ranking(rows, "quality")]
+    assert by_quality[:2] == [ids["germany"], ids["berlin"]]
+    assert by_quality.index(ids["europa"]) > 1
+    assert services.ranking(rows, "name")[0].name == "Berlin Nord"
+
+
+def test_staff_see_the_ranking_filtered_and_a_partner_s_scorecard(app, world, worked, client):
+    ids, _ = worked
+    login(client, world.a.staff.email)
+    page = client.get("/scorecards/?sort=acceptance_rate").get_data(as_text=True)
+    assert 'data-testid="ranking"' in page and "Germany Direct" in page
+    gold = client.get("/scorecards/").get_data(as_text=True)
+    assert "Berlin Nord" in gold
+    one = client.get(f"/scorecards/partners/{ids['germany']}").get_data(as_text=True)
+    assert 'data-testid="won-revenue">€1,200.50<' in one
+    assert 'data-testid="trend"' in one
+
+
+def test_a_period_that_is_no_period_is_said_so_and_this_month_shown(app, world, client):
+    login(client, world.a.manager.email)
+    response = client.get("/scorecards/?period=2026-13")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'data-testid="period-error"' in page
+    assert "not a date that exists" in page
+    assert "not a period" in client.get("/scorecards/?period=soon").get_data(as_text=True)
+
+
+def test_a_partner_without_offers_has_an_empty_state(app, world, client):
+    login(client, world.a.partner_user.email)
+    response = client.get("/scorecards/mine", follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'data-testid="no-offers"' in page
+
+
+@pytest.mark.parametrize("role", ["admin", "channel_manager", "vendor_staff"])
+def test_the_vendor_side_may_see_scorecards(app, world, client, role):
+    login(client, world.a.person(role).email)
+    assert client.get("/scorecards/").status_code == 200
+    assert client.get(f"/scorecards/partners/{world.a.partner_id}").status_code == 200
+
+
+def test_a_partner_user_sees_only_its_own_scorecard(app, world, client):
+    login(client, world.a.partner_user.email)
+    assert client.get(f"/scorecards/partners/{world.a.partner_id}").status_code == 200
+    assert client.get(f"/scorecards/partners/{world.a.other_partner_id}").status_code == 404
+    assert client.get("/scorecards/").status_code == 403
+
+
+def test_another_tenant_s_partners_are_neither_found_nor_ranked(app, world, worked, client):
+    ids, _ = worked
+    login(client, world.b.staff.email)
+    assert client.get(f"/scorecards/partners/{ids['germany']}").status_code == 404
+    assert client.get(f"/scorecards/partners/{world.a.partner_id}").status_code == 404
+    ranking = client.get("/scorecards/").get_data(as_text=True)
+    assert "Germany Direct" not in ranking and "Berlin Nord" not in ranking
+
+
+def test_scorecards_need_a_signed_in_user(client):
+    assert client.get("/scorecards/").status_code == 302
+    assert client.get("/scorecards/partners/1").status_code == 302
