@@ -176,6 +176,7 @@ def periodic_jobs() -> list[PeriodicJob]:
     from portal.leads.tasks import flag_stale_everywhere
     from portal.notifications.tasks import catch_up_everywhere, send_due_everywhere
     from portal.routing.tasks import route_everywhere
+    from portal.scorecards.tasks import recompute_quality_everywhere
     from portal.sla.tasks import sweep_everywhere
     from portal.tenancy.tasks import purge_ended_sessions
 
@@ -185,6 +186,7 @@ def periodic_jobs() -> list[PeriodicJob]:
         PeriodicJob(catch_up_everywhere, interval_seconds=60, timeout=900),
         PeriodicJob(send_due_everywhere, interval_seconds=30, timeout=300),
         PeriodicJob(flag_stale_everywhere, interval_seconds=3600, timeout=900),
+        PeriodicJob(recompute_quality_everywhere, interval_seconds=3600, timeout=1800),
         # The safety net of the expiry jobs, and the only expiry without Redis.
         PeriodicJob(sweep_everywhere, interval_seconds=SLA_SWEEP_SECONDS, timeout=600),
     ]

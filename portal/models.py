@@ -33,6 +33,7 @@ from portal.partners.models import (
     Tier,
 )
 from portal.routing.models import RoutingSettings, SegmentRule
+from portal.scorecards.models import ScorecardSettings
 from portal.tenancy.models import ApiKey, AuthSession, Tenant, User
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "QualificationSettings",
     "RejectionReason",
     "RoutingSettings",
+    "ScorecardSettings",
     "ScoringRule",
     "SegmentRule",
     "SlaPolicy",

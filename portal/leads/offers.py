@@ -156,6 +156,7 @@ def accept(offer_id: int, *, actor: Any) -> Offer:
         offer_id=offer.id,
     )  # fmt: skip
     db.session.commit()
+    _quality_may_change(offer.partner_id)
     return offer
 
 
@@ -198,6 +199,7 @@ def reject(offer_id: int, reason_code: str | None, comment: str | None, *, actor
         offer_id=offer.id,
     )  # fmt: skip
     db.session.commit()
+    _quality_may_change(offer.partner_id)
     hand_to_routing()
     return offer
 
@@ -263,13 +265,23 @@ def expire(offer_id: int, now: datetime | None = None, *, route: bool = True) ->
         {"partner_id": offer.partner_id, "due_at": offer.due_at.isoformat()},
         offer_id=offer.id,
     )  # fmt: skip
+    partner_id = offer.partner_id
     db.session.commit()
+    _quality_may_change(partner_id)
     if route:
         hand_to_routing()
     return True
 
 
 # A channel manager's actions ------------------------------------------------------------
+
+
+def _quality_may_change(partner_id: int) -> None:
+    """After the commit: the partner's scorecard quality, which routing reads, is worked
+    out again."""
+    from portal.scorecards.tasks import offers_resolved  # scorecards build on leads
+
+    offers_resolved([partner_id])
 
 
 def _check_reason(reason: str | None) -> str:
@@ -312,6 +324,7 @@ def recall(offer_id: int, reason: str | None, *, actor: Any) -> Offer:
     offer = get_offer(offer_id)
     _recall(offer, reason, actor)
     db.session.commit()
+    _quality_may_change(offer.partner_id)
     hand_to_routing()
     return offer
 
@@ -445,7 +458,9 @@ def _progress(
         lead, action.value, before, LeadState(lead.state), actor_label(actor), words, data,
         offer_id=offer.id,
     )  # fmt: skip
+    partner_id = offer.partner_id
     db.session.commit()
+    _quality_may_change(partner_id)
     return lead
 
 

@@ -76,6 +76,10 @@ class Partner(TenantScoped, Timestamped, Base):
     sla_policy_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("sla_policy.id", ondelete="RESTRICT"), index=True
     )
+    # The scorecard quality (0 to 100) over the tenant's quality window, which routing reads;
+    # None until the partner has answered an offer in it. Kept by portal.scorecards.
+    quality: Mapped[int | None]
+    quality_at: Mapped[datetime | None]
 
     tier: Mapped[Tier] = relationship(lazy="joined", innerjoin=True)
     sla_policy: Mapped[SlaPolicy | None] = relationship()

@@ -145,7 +145,7 @@ def load_config(version: int) -> RoutingConfig:
     rows = db.session.execute(
         sa.select(
             Partner.id, Partner.name, Partner.status, Partner.capacity,
-            Tier.rank, Tier.routing_weight, Tier.name,
+            Tier.rank, Tier.routing_weight, Tier.name, Partner.quality,
         ).join(Tier, Tier.id == Partner.tier_id)
     )  # fmt: skip
     partners = tuple(
@@ -159,8 +159,9 @@ def load_config(version: int) -> RoutingConfig:
             tier_name=tier_name,
             territory_ids=tuple(territories.get(pid, ())),
             products=products.get(pid, {}),
+            quality=quality,
         )
-        for pid, name, status, capacity, rank, weight, tier_name in rows
+        for pid, name, status, capacity, rank, weight, tier_name, quality in rows
     )
     segments = tuple(
         to_segment(rule)

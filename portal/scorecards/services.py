@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
@@ -29,9 +30,11 @@ from portal.scorecards.metrics import (
     Scorecard,
     scorecard,
 )
-from portal.scorecards.periods import Period, trail
+from portal.scorecards.models import ScorecardSettings
+from portal.scorecards.periods import CUSTOM, Period, trail
 from portal.sla.clock import business_elapsed
 from portal.sla.policy import PartnerSla, default_policy, partner_sla
+from portal.tenancy.services import note_config_change
 
 # The columns a ranking may be sorted by, and whether the best come first when high.
 SORTS = {
@@ -39,6 +42,7 @@ SORTS = {
     "response_median_h": False, "sal_to_sql": True, "sal_to_won": True, "name": False,
 }  # fmt: skip
 TREND_PERIODS = 6
+DEFAULT_WINDOW_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ def cards(
     *,
     tier_id: int | None = None,
     country: str | None = None,
-    partner_id: int | None = None,
+    partner_ids: Collection[int] | None = None,
 ) -> list[PartnerCard]:
     """The scorecard of every partner (or of those chosen) for the period, by name."""
     query = sa.select(Partner).options(selectinload(Partner.sla_policy)).order_by(Partner.name)
@@ -64,13 +68,13 @@ def cards(
         query = query.where(Partner.tier_id == tier_id)
     if country:
         query = query.where(Partner.country == country.upper())
-    if partner_id is not None:
-        query = query.where(Partner.id == partner_id)
+    if partner_ids is not None:
+        query = query.where(Partner.id.in_(list(partner_ids)))
     partners = list(db.session.scalars(query))
     default = default_policy()
     slas = {p.id: partner_sla(p, default) for p in partners}
     outcomes = _outcomes(period, slas)
-    weights = QualityWeights()
+    weights = quality_weights()
     return [
         PartnerCard(
             p.id,
@@ -102,7 +106,7 @@ def ranking(
 
 
 def partner_card(partner_id: int, period: Period) -> PartnerCard:
-    found = cards(period, partner_id=partner_id)
+    found = cards(period, partner_ids=[partner_id])
     if not found:
         raise NotFound("no such partner")
     return found[0]
@@ -179,6 +183,53 @@ def _outcome(row: sa.Row, sla: PartnerSla, now: datetime, after: timedelta) -> O
         won_currency=won_currency if held else None,
         stale=held and lead_state in STILL_OPEN and last is not None and now - last > after,
     )
+
+
+# The quality routing reads ---------------------------------------------------------------
+
+
+def settings_row() -> ScorecardSettings | None:
+    return db.session.scalar(sa.select(ScorecardSettings))
+
+
+def quality_weights() -> QualityWeights:
+    row = settings_row()
+    if row is None:
+        return QualityWeights()
+    return QualityWeights(
+        row.weight_acceptance, row.weight_sla, row.weight_response, row.weight_conversion
+    )
+
+
+def quality_period(today: date) -> Period:
+    """The days of offers a partner's quality is read over: the window, up to today."""
+    row = settings_row()
+    days = row.quality_window_days if row else DEFAULT_WINDOW_DAYS
+    return Period(CUSTOM, today - timedelta(days=days - 1), today + timedelta(days=1))
+
+
+def recompute_quality(partner_ids: Collection[int] | None = None) -> int:
+    """Work out the quality of the tenant's partners (or of these) over the quality window
+    and keep it where it changed; commits. How many changed.
+
+    A change moves the tenant's configuration version, so routing rebuilds its index and
+    the next offers go by the new quality.
+    """
+    now = utcnow()
+    period = quality_period(now.date())
+    changed = 0
+    qualities = {row.partner_id: row.card.quality for row in cards(period, partner_ids=partner_ids)}
+    if qualities:
+        partners = db.session.scalars(sa.select(Partner).where(Partner.id.in_(list(qualities))))
+        for partner in partners:
+            partner.quality_at = now
+            if partner.quality != qualities[partner.id]:
+                partner.quality = qualities[partner.id]
+                changed += 1
+    if changed:
+        note_config_change()
+    db.session.commit()
+    return changed
 
 
 def tier_choices() -> list[tuple[int, str]]:

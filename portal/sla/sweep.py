@@ -135,6 +135,10 @@ def expire_batch(offer_ids: list[int], now: datetime) -> int:
         )
         _expiry_events(expiring, now, after)
     db.session.commit()
+    if expiring:
+        from portal.scorecards.tasks import offers_resolved  # scorecards build on the SLA room
+
+        offers_resolved({r.partner_id for r in expiring})
     return len(expiring)
 
 

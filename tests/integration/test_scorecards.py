@@ -3,6 +3,8 @@ may see them."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 
@@ -10,10 +12,17 @@ from portal.db import utcnow
 from portal.extensions import db
 from portal.leads import offers
 from portal.leads.models import Offer
+from portal.partners.models import Partner
+from portal.routing.models import RoutingSettings
 from portal.scorecards import services
 from portal.scorecards.periods import month_of, parse
+from portal.scorecards.services import recompute_quality
+from portal.scorecards.tasks import recompute_quality_everywhere
+from portal.tenancy.models import Tenant
 from portal.tenancy.scoping import tenant_scope
+from portal.tenancy.services import note_config_change
 from tests.conftest import login
+from tests.factories import LeadFactory, OfferFactory
 from tests.integration.test_live_routing import take_in
 from tests.integration.test_offers import routed, run  # noqa: F401  (a fixture)
 
@@ -128,3 +137,72 @@ def test_another_tenant_s_partners_are_neither_found_nor_ranked(app, world, work
 def test_scorecards_need_a_signed_in_user(client):
     assert client.get("/scorecards/").status_code == 302
     assert client.get("/scorecards/partners/1").status_code == 302
+
+
+def _history(app, world, partner_id, state, count):
+    """Offers of an hour ago that the partner accepted at once, or let run out."""
+    with app.app_context(), tenant_scope(world.a.id):
+        now = utcnow()
+        for _ in range(count):
+            lead = LeadFactory(state="accepted" if state == "accepted" else "mql")
+            OfferFactory(
+                lead_id=lead.id, partner_id=partner_id, state=state,
+                offered_at=now - timedelta(hours=1), due_at=now - timedelta(minutes=1),
+                decided_at=now - timedelta(minutes=59 if state == "accepted" else 1),
+            )  # fmt: skip
+        db.session.commit()
+        recompute_quality()
+
+
+def _first_offers(app, world, ids, users, count):
+    """Take in count leads, each accepted by the partner it is offered to; those partners."""
+    first = []
+    for n in range(count):
+        lead_id = take_in(app, world.a.id, contact_email=f"q@{n}-{id(first)}.example",
+                          company_name=f"Quality {n} {id(first)}")  # fmt: skip
+        with app.app_context(), tenant_scope(world.a.id):
+            offer = db.session.scalar(sa.select(Offer).where(Offer.lead_id == lead_id))
+            offer_id, partner_id = offer.id, offer.partner_id
+        first.append(partner_id)
+        name = next(k for k, v in ids.items() if v == partner_id)
+        run(app, world, offers.accept, offer_id, user=users[name])
+    return first
+
+
+def test_a_partner_whose_quality_falls_is_offered_fewer_leads(app, world, routed):  # noqa: F811
+    ids, users, _, offer_id = routed
+    run(app, world, offers.recall, offer_id, "Not part of this test.", user=world.a.manager.id)
+    with app.app_context(), tenant_scope(world.a.id):
+        settings = db.session.scalar(sa.select(RoutingSettings))
+        settings.weight_territory = settings.weight_tier = settings.weight_capacity = 0
+        settings.weight_fairness, settings.weight_quality = 0, 100
+        db.session.execute(sa.update(Partner).values(capacity=100))
+        note_config_change()
+        db.session.commit()
+    for partner_id in ids.values():  # the same good record each
+        _history(app, world, partner_id, "accepted", 4)
+    before = _first_offers(app, world, ids, users, 6)
+    assert before.count(ids["germany"]) >= 1  # alike, the partners take turns
+    _history(app, world, ids["germany"], "expired", 8)
+    with app.app_context(), tenant_scope(world.a.id):
+        quality = dict(db.session.execute(sa.select(Partner.id, Partner.quality)).all())
+    assert quality[ids["germany"]] < min(quality[ids["berlin"]], quality[ids["europa"]])
+    after = _first_offers(app, world, ids, users, 6)
+    assert after.count(ids["germany"]) < before.count(ids["germany"])
+
+
+def test_the_periodic_job_works_out_every_partner_s_quality(app, world, worked):
+    ids, _ = worked
+    with app.app_context(), tenant_scope(world.a.id):
+        db.session.execute(sa.update(Partner).values(quality=None, quality_at=None))
+        db.session.commit()
+        version = db.session.scalar(sa.select(Tenant.config_version).where(Tenant.id == world.a.id))
+    with app.app_context():
+        assert recompute_quality_everywhere() >= 2
+    with app.app_context(), tenant_scope(world.a.id):
+        quality = dict(db.session.execute(sa.select(Partner.id, Partner.quality)).all())
+        moved = db.session.scalar(sa.select(Tenant.config_version).where(Tenant.id == world.a.id))
+    assert quality[ids["germany"]] > quality[ids["berlin"]] and quality[ids["europa"]] is None
+    assert moved > version  # routing rebuilds its index with the new quality
+    with app.app_context():
+        assert recompute_quality_everywhere() == 0  # nothing changed since

@@ -1,0 +1,59 @@
+"""Jobs of the scorecards room: a partner's quality worked out again when its offers resolve,
+and every partner's by a periodic job (offers also leave the window as days pass)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+
+import sqlalchemy as sa
+
+from portal.extensions import db, queue
+from portal.jobs import job
+from portal.tenancy.models import Tenant
+from portal.tenancy.scoping import current_tenant_id, tenant_scope, unscoped
+
+log = logging.getLogger(__name__)
+
+
+@job(queue="default", timeout=300)
+def recompute_partner_quality(tenant_id: int, partner_ids: list[int]) -> int:
+    """Work out these partners' quality again; how many changed."""
+    from portal.scorecards import services
+
+    with tenant_scope(tenant_id):
+        return services.recompute_quality(partner_ids)
+
+
+@job(queue="default", timeout=1800)
+def recompute_quality_everywhere() -> int:
+    """Every tenant's partners' quality, worked out again; how many changed."""
+    from portal.scorecards import services
+
+    with unscoped():
+        tenants = list(db.session.scalars(sa.select(Tenant.id)))
+    db.session.rollback()
+    changed = 0
+    for tenant_id in tenants:
+        with tenant_scope(tenant_id):
+            try:
+                changed += services.recompute_quality()
+            except Exception:
+                db.session.rollback()
+                log.exception("quality of the partners of tenant %s not worked out", tenant_id)
+    return changed
+
+
+def offers_resolved(partner_ids: Collection[int]) -> None:
+    """Have the quality of these partners of the current tenant worked out again; call it
+    after the commit that resolved their offers. Without Redis it runs here and now; a
+    failure is logged, never raised into the answer that was committed, and the periodic
+    job makes it good."""
+    if not partner_ids:
+        return
+    tenant_id = current_tenant_id()
+    try:
+        queue.enqueue(recompute_partner_quality, tenant_id, sorted(set(partner_ids)))
+    except Exception:
+        db.session.rollback()
+        log.exception("quality of partners %s of tenant %s not worked out", partner_ids, tenant_id)
