@@ -7,17 +7,20 @@ rest. A partner without offers in the period still has a row, with nothing to sh
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from portal import audit
 from portal.db import utcnow
-from portal.errors import NotFound
+from portal.errors import NotFound, ValidationFailed
 from portal.extensions import db
 from portal.leads.inbox import STILL_OPEN, stale_after
 from portal.leads.models import Lead, Offer
@@ -230,6 +233,60 @@ def recompute_quality(partner_ids: Collection[int] | None = None) -> int:
         note_config_change()
     db.session.commit()
     return changed
+
+
+# Settings -------------------------------------------------------------------------------
+
+SETTING_FIELDS = {
+    "weight_acceptance": (0, 100), "weight_sla": (0, 100), "weight_response": (0, 100),
+    "weight_conversion": (0, 100), "quality_window_days": (7, 365),
+}  # fmt: skip
+WEIGHT_FIELDS = tuple(name for name in SETTING_FIELDS if name.startswith("weight_"))
+ALL_ZERO = "At least one part must count, or there would be no quality to speak of."
+
+
+def settings_values() -> dict[str, int]:
+    """The tenant's scorecard settings, the defaults where it has set none."""
+    row = settings_row()
+    defaults = QualityWeights()
+    return {
+        "weight_acceptance": row.weight_acceptance if row else defaults.acceptance,
+        "weight_sla": row.weight_sla if row else defaults.sla,
+        "weight_response": row.weight_response if row else defaults.response,
+        "weight_conversion": row.weight_conversion if row else defaults.conversion,
+        "quality_window_days": row.quality_window_days if row else DEFAULT_WINDOW_DAYS,
+    }
+
+
+def save_settings(raw: Mapping[str, Any], *, actor: Any) -> ScorecardSettings:
+    """Set the quality score's weights (0 to 100, not all zero) and its window (7 to 365
+    days), audited; every partner's quality is then worked out again."""
+    values, errors = {}, {}
+    for name, (low, high) in SETTING_FIELDS.items():
+        text = str(raw.get(name) if raw.get(name) is not None else "").strip()
+        if not re.fullmatch(r"\d+", text) or not low <= int(text) <= high:
+            errors[name] = f"Give a whole number from {low} to {high}."
+        else:
+            values[name] = int(text)
+    if not errors and not any(values[name] for name in WEIGHT_FIELDS):
+        errors["weights"] = ALL_ZERO
+    if errors:
+        raise ValidationFailed(errors)
+    row = settings_row()
+    if row is None:
+        row = ScorecardSettings(**settings_values())
+        db.session.add(row)
+        db.session.flush()
+    changes = audit.apply_changes(row, values)
+    if changes:
+        audit.record(db.session, actor=actor, action="scorecard_settings.updated", obj=row,
+                     changes=changes)  # fmt: skip
+    db.session.commit()
+    if changes:
+        from portal.scorecards.tasks import quality_rules_changed
+
+        quality_rules_changed()
+    return row
 
 
 def tier_choices() -> list[tuple[int, str]]:

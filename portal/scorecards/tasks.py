@@ -16,9 +16,9 @@ from portal.tenancy.scoping import current_tenant_id, tenant_scope, unscoped
 log = logging.getLogger(__name__)
 
 
-@job(queue="default", timeout=300)
-def recompute_partner_quality(tenant_id: int, partner_ids: list[int]) -> int:
-    """Work out these partners' quality again; how many changed."""
+@job(queue="default", timeout=900)
+def recompute_partner_quality(tenant_id: int, partner_ids: list[int] | None) -> int:
+    """Work out these partners' quality again (None: all the tenant's); how many changed."""
     from portal.scorecards import services
 
     with tenant_scope(tenant_id):
@@ -57,3 +57,14 @@ def offers_resolved(partner_ids: Collection[int]) -> None:
     except Exception:
         db.session.rollback()
         log.exception("quality of partners %s of tenant %s not worked out", partner_ids, tenant_id)
+
+
+def quality_rules_changed() -> None:
+    """Have every partner's quality of the current tenant worked out again, after the commit
+    of new weights or a new window."""
+    tenant_id = current_tenant_id()
+    try:
+        queue.enqueue(recompute_partner_quality, tenant_id, None)
+    except Exception:
+        db.session.rollback()
+        log.exception("quality of the partners of tenant %s not worked out", tenant_id)

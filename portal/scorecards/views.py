@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.db import utcnow
-from portal.errors import NotFound
+from portal.errors import NotFound, ValidationFailed
 from portal.money import format_money
 from portal.scorecards import services
+from portal.scorecards.forms import ScorecardSettingsForm
 from portal.scorecards.periods import BadPeriod, Period, month_of, parse
 from portal.tenancy.policy import requires
 from portal.tenancy.roles import Permission
@@ -66,6 +67,26 @@ def partner(partner_id: int) -> Any:
         trend=services.trend(row, period),
         money=format_money,
     )
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@requires(Permission.MANAGE_NETWORK)
+def settings() -> Any:
+    form = ScorecardSettingsForm(data=services.settings_values())
+    status = 200
+    if request.method == "POST":
+        form = ScorecardSettingsForm()
+        if form.validate_on_submit():
+            try:
+                services.save_settings(form.values(), actor=current_user)
+            except ValidationFailed as exc:
+                form.attach_errors(exc)
+            else:
+                flash("Scorecard settings saved; every partner's quality is worked out again.",
+                      "success")  # fmt: skip
+                return redirect(url_for("scorecards.settings"))
+        status = 400
+    return render_template("scorecards/settings.html", form=form), status
 
 
 @bp.get("/mine")

@@ -22,8 +22,8 @@ from tests.factories import PASSWORD
 SEES = {
     "admin": (["Users", "API keys", "Audit log"], ["Inbox"]),
     "channel_manager": (["Leads", "Partners"], ["Users", "Inbox"]),
-    "vendor_staff": (["Leads", "Partners"], ["API keys", "Inbox"]),
-    "partner_user": (["Inbox"], ["Users", "Leads"]),
+    "vendor_staff": (["Leads", "Partners", "Scorecards"], ["API keys", "Inbox"]),
+    "partner_user": (["Inbox", "My scorecard"], ["Users", "Leads", "Scorecards"]),
 }
 
 # A page of another role that this role may not open.

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from portal.audit import AuditEvent
 from portal.db import utcnow
 from portal.extensions import db
 from portal.leads import offers
@@ -21,7 +22,7 @@ from portal.scorecards.tasks import recompute_quality_everywhere
 from portal.tenancy.models import Tenant
 from portal.tenancy.scoping import tenant_scope
 from portal.tenancy.services import note_config_change
-from tests.conftest import login
+from tests.conftest import login, post_form
 from tests.factories import LeadFactory, OfferFactory
 from tests.integration.test_live_routing import take_in
 from tests.integration.test_offers import routed, run  # noqa: F401  (a fixture)
@@ -206,3 +207,52 @@ def test_the_periodic_job_works_out_every_partner_s_quality(app, world, worked):
     assert moved > version  # routing rebuilds its index with the new quality
     with app.app_context():
         assert recompute_quality_everywhere() == 0  # nothing changed since
+
+
+SETTINGS = {
+    "weight_acceptance": "0", "weight_sla": "0", "weight_response": "0",
+    "weight_conversion": "100", "quality_window_days": "30",
+}  # fmt: skip
+
+
+def test_a_manager_sets_the_quality_weights_and_qualities_follow(app, world, worked, client):
+    ids, _ = worked
+    login(client, world.a.manager.email)
+    response = post_form(client, "/scorecards/settings", SETTINGS)
+    assert response.status_code == 302
+    with app.app_context(), tenant_scope(world.a.id):
+        quality = dict(db.session.execute(sa.select(Partner.id, Partner.quality)).all())
+        audited = db.session.scalars(
+            sa.select(AuditEvent.action).where(AuditEvent.tenant_id == world.a.id)
+        ).all()
+    # Conversion alone: Germany Direct won its lead, Berlin Nord's accepted lead is no SQL.
+    assert (quality[ids["germany"]], quality[ids["berlin"]]) == (100, 0)
+    assert "scorecard_settings.updated" in audited
+    page = client.get("/scorecards/settings").get_data(as_text=True)
+    assert 'value="30"' in page and 'value="100"' in page
+
+
+def test_weights_that_count_nothing_or_are_no_numbers_are_refused(app, world, client):
+    login(client, world.a.admin.email)
+    zero = post_form(client, "/scorecards/settings", {**SETTINGS, "weight_conversion": "0"})
+    assert zero.status_code == 400 and "At least one part must count" in zero.get_data(True)
+    bad = post_form(client, "/scorecards/settings", {**SETTINGS, "quality_window_days": "3"})
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "from 7 to 365" in page and "is-invalid" in page
+    with app.app_context(), tenant_scope(world.a.id):
+        assert services.settings_row() is None  # nothing half-saved
+
+
+@pytest.mark.parametrize("role", ["vendor_staff", "partner_user"])
+def test_only_admins_and_channel_managers_change_scorecard_settings(app, world, client, role):
+    login(client, world.a.person(role).email)
+    assert client.get("/scorecards/settings").status_code == 403
+    assert client.post("/scorecards/settings", data=SETTINGS).status_code in (400, 403)
+
+
+def test_a_tenant_s_settings_are_its_own(app, world, client):
+    login(client, world.b.manager.email)
+    assert post_form(client, "/scorecards/settings", SETTINGS).status_code == 302
+    with app.app_context(), tenant_scope(world.a.id):
+        assert services.settings_row() is None
+        assert services.quality_weights().conversion == 20
