@@ -67,6 +67,9 @@ class Scorecard:
     sal_to_won: float | None
     won_revenue: dict[str, int]  # minor units by currency
     stale: int
+    late: int  # expired, or answered after the deadline
+    reached_sql: int  # accepted leads that became opportunities
+    won: int  # accepted leads won
     quality: int | None  # 0 to 100; None without any data to judge by
     quality_parts: dict[str, float] = field(default_factory=dict)  # each part, 0 to 1
 
@@ -88,10 +91,13 @@ def scorecard(
     decided = states[ACCEPTED] + states[REJECTED] + states[EXPIRED]
     answered = [r for r in rows if r.state in (ACCEPTED, REJECTED)]
     hours = sorted(r.response_hours for r in answered if r.response_hours is not None)
-    won: Counter[str] = Counter()
+    revenue: Counter[str] = Counter()
     for r in accepted:
         if r.lead_state == "won" and r.won_minor is not None and r.won_currency:
-            won[r.won_currency] += r.won_minor
+            revenue[r.won_currency] += r.won_minor
+    in_time = sum(1 for r in answered if r.answered_in_time)
+    reached_sql = sum(1 for r in accepted if r.had_opportunity or r.lead_state in REACHED_SQL)
+    won = sum(1 for r in accepted if r.lead_state == "won")
     card = Scorecard(
         offered=len(rows),
         accepted=states[ACCEPTED],
@@ -103,16 +109,16 @@ def scorecard(
             Counter(r.reason_code or "none" for r in rows if r.state == REJECTED).most_common()
         ),
         acceptance_rate=_share(states[ACCEPTED], decided),
-        sla_compliance=_share(sum(1 for r in answered if r.answered_in_time), decided),
+        sla_compliance=_share(in_time, decided),
         response_median_h=percentile(hours, 0.5),
         response_p90_h=percentile(hours, 0.9),
-        sal_to_sql=_share(
-            sum(1 for r in accepted if r.had_opportunity or r.lead_state in REACHED_SQL),
-            len(accepted),
-        ),
-        sal_to_won=_share(sum(1 for r in accepted if r.lead_state == "won"), len(accepted)),
-        won_revenue=dict(sorted(won.items())),
+        sal_to_sql=_share(reached_sql, len(accepted)),
+        sal_to_won=_share(won, len(accepted)),
+        won_revenue=dict(sorted(revenue.items())),
         stale=sum(1 for r in accepted if r.stale),
+        late=decided - in_time,
+        reached_sql=reached_sql,
+        won=won,
         quality=None,
     )
     parts = quality_parts(card, window_hours)

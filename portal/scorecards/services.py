@@ -188,6 +188,59 @@ def _outcome(row: sa.Row, sla: PartnerSla, now: datetime, after: timedelta) -> O
     )
 
 
+# The offers behind a number ------------------------------------------------------------
+
+# What each number of a scorecard counts, as a condition on the period's offers.
+OUTCOMES = {
+    "offered": "Offered",
+    "accepted": "Accepted",
+    "rejected": "Rejected",
+    "expired": "Expired",
+    "recalled": "Recalled",
+    "open": "Still open",
+    "late": "Not answered within the SLA",
+    "sql": "Accepted and moved to SQL",
+    "won": "Accepted and won",
+    "stale": "Accepted and stale",
+}
+
+
+def offers_behind(
+    partner_id: int, period: Period, outcome: str, reason: str | None, page: int, per_page: int
+) -> Any:
+    """The partner's offers of the period that a scorecard number counts, newest first."""
+    if outcome not in OUTCOMES:
+        raise NotFound("no such number")
+    query = (
+        sa.select(Offer)
+        .join(Lead, Lead.id == Offer.lead_id)
+        .options(sa.orm.contains_eager(Offer.lead))
+        .where(Offer.partner_id == partner_id)
+        .where(Offer.offered_at >= period.starts_at, Offer.offered_at < period.ends_at)
+        .order_by(Offer.offered_at.desc(), Offer.id.desc())
+    )
+    accepted = Offer.state == ACCEPTED
+    if outcome in ("accepted", "rejected", "expired", "recalled", "open"):
+        query = query.where(Offer.state == outcome)
+    elif outcome == "late":
+        answered_late = sa.and_(
+            Offer.state.in_((ACCEPTED, REJECTED)), Offer.decided_at > Offer.due_at
+        )
+        query = query.where(sa.or_(Offer.state == "expired", answered_late))
+    elif outcome == "sql":
+        query = query.where(
+            accepted, sa.or_(Lead.opportunity_minor.is_not(None), Lead.state.in_(("sql", "won")))
+        )
+    elif outcome == "won":
+        query = query.where(accepted, Lead.state == "won")
+    elif outcome == "stale":
+        last = sa.func.coalesce(Lead.partner_updated_at, Lead.updated_at)
+        query = query.where(accepted, Lead.state.in_(STILL_OPEN), last < utcnow() - stale_after())
+    if reason and outcome == "rejected":
+        query = query.where(Offer.reason_code == (None if reason == "none" else reason))
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
 # The quality routing reads ---------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from portal.tenancy.roles import Permission
 from portal.web.errors import not_found
 
 bp = Blueprint("scorecards", __name__, url_prefix="/scorecards")
+PER_PAGE = 50
 
 
 def _period() -> tuple[Period, str | None]:
@@ -66,6 +67,31 @@ def partner(partner_id: int) -> Any:
         period_error=period_error,
         trend=services.trend(row, period),
         money=format_money,
+    )
+
+
+@bp.get("/partners/<int:partner_id>/offers")
+@requires(Permission.VIEW_SCORECARDS, or_own_partner="partner_id")
+def offers(partner_id: int) -> Any:
+    period, period_error = _period()
+    outcome = request.args.get("outcome", "offered")
+    reason = (request.args.get("reason") or "").strip() or None
+    try:
+        row = services.partner_card(partner_id, period)
+        page = services.offers_behind(
+            partner_id, period, outcome, reason, request.args.get("page", 1, type=int), PER_PAGE
+        )
+    except NotFound:
+        return not_found()
+    return render_template(
+        "scorecards/offers.html",
+        row=row,
+        period=period,
+        period_error=period_error,
+        outcome=outcome,
+        outcome_label=services.OUTCOMES[outcome],
+        reason=reason,
+        page=page,
     )
 
 

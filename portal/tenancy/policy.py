@@ -65,7 +65,10 @@ def is_api_request() -> bool:
 
 
 def _enforce() -> Any:
-    if request.endpoint is None:  # unknown URL: let routing answer 404
+    if request.endpoint is None:  # unknown URL or method: routing answers 404 or 405
+        if current_user.is_authenticated:
+            # The error page is drawn with the user's navigation, which reads their tenant.
+            g.tenant_token = enter_tenant(current_user.tenant_id)
         return None
     rule = rule_for(request.endpoint, current_app)
     if rule is None:

@@ -111,11 +111,15 @@ def test_a_partner_user_of_one_tenant_sees_nothing_of_another(client, login_as, 
         assert client.post(path, data={"csrf_token": token}).status_code == 403
 
 
-def test_an_unknown_url_gets_the_styled_404_page(client, login_as):
-    login_as("admin")
-    response = client.get("/no/such/page")
-    assert response.status_code == 404
-    assert 'data-testid="error-page"' in response.get_data(as_text=True)
+@pytest.mark.parametrize("role", ["admin", "partner_user"])
+def test_an_unknown_url_or_method_gets_the_styled_error_page(client, login_as, role):
+    # The page carries the user's navigation, which reads their tenant (a partner user's
+    # once failed here with no tenant in scope: a 500 instead of a 405).
+    login_as(role)
+    for path, status in (("/no/such/page", 404), ("/logout", 405)):
+        response = client.get(path)
+        assert response.status_code == status
+        assert 'data-testid="error-page"' in response.get_data(as_text=True)
 
 
 def test_an_api_path_gets_a_json_problem_instead_of_a_page(client):

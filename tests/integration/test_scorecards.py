@@ -256,3 +256,38 @@ def test_a_tenant_s_settings_are_its_own(app, world, client):
     with app.app_context(), tenant_scope(world.a.id):
         assert services.settings_row() is None
         assert services.quality_weights().conversion == 20
+
+
+def test_each_number_links_to_the_offers_it_counts(app, world, worked, client):
+    ids, _ = worked
+    with app.app_context(), tenant_scope(world.a.id):
+        cards = {r.partner_id: r.card for r in services.cards(month_of(utcnow().date()))}
+    login(client, world.a.staff.email)
+    for name, outcome, count in [
+        ("berlin", "offered", 3), ("berlin", "accepted", 1), ("berlin", "rejected", 1),
+        ("berlin", "open", 1), ("berlin", "late", cards[ids["berlin"]].late),
+        ("germany", "won", 1), ("germany", "sql", 1), ("europa", "offered", 0),
+    ]:  # fmt: skip
+        url = f"/scorecards/partners/{ids[name]}/offers?outcome={outcome}"
+        page = client.get(url).get_data(as_text=True)
+        assert page.count('data-testid="offer-row"') == count, (name, outcome)
+        if not count:
+            assert 'data-testid="no-offers"' in page
+    page = client.get(f"/scorecards/partners/{ids['berlin']}").get_data(as_text=True)
+    assert f"/scorecards/partners/{ids['berlin']}/offers?" in page
+    by_reason = f"/scorecards/partners/{ids['berlin']}/offers?outcome=rejected&reason=no_budget"
+    assert client.get(by_reason).get_data(as_text=True).count('data-testid="offer-row"') == 1
+    unknown = f"/scorecards/partners/{ids['berlin']}/offers?outcome=everything"
+    assert client.get(unknown).status_code == 404
+
+
+def test_the_offers_behind_a_number_are_for_their_partner_and_tenant_only(app, world, client):
+    login(client, world.a.partner_user.email)
+    assert client.get(f"/scorecards/partners/{world.a.partner_id}/offers").status_code == 200
+    assert client.get(f"/scorecards/partners/{world.a.other_partner_id}/offers").status_code == 404
+    assert client.get(f"/scorecards/partners/{world.b.partner_id}/offers").status_code == 404
+
+
+def test_another_tenant_s_offers_behind_a_number_are_not_found(app, world, client):
+    login(client, world.b.staff.email)
+    assert client.get(f"/scorecards/partners/{world.a.partner_id}/offers").status_code == 404

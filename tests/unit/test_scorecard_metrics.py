@@ -58,6 +58,7 @@ def test_counts_rates_and_revenue_of_a_partners_offers():
     assert (card.response_median_h, card.response_p90_h) == (2.0, 9.0)
     assert card.sal_to_sql == pytest.approx(2 / 3) and card.sal_to_won == pytest.approx(1 / 3)
     assert card.won_revenue == {"EUR": 500_000} and card.stale == 1
+    assert (card.late, card.reached_sql, card.won) == (2, 2, 1)
 
 
 def test_quality_weighs_the_parts_the_tenant_chose():
@@ -113,6 +114,7 @@ def test_every_scorecard_holds_together(outcomes, weights, window):
         assert rate is None or 0 <= rate <= 1
     assert card.quality is None or 0 <= card.quality <= 100
     assert (card.quality is None) == (not any(getattr(weights, p) for p in card.quality_parts))
-    assert card.stale <= card.accepted
+    assert card.stale <= card.accepted and card.won <= card.reached_sql <= card.accepted
+    assert 0 <= card.late <= card.decided
     if card.response_p90_h is not None:
         assert card.response_median_h <= card.response_p90_h
