@@ -6,7 +6,10 @@ through here, so they all read the same encodings and quote formulas the same wa
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from collections.abc import Iterable, Sequence
 
 # The encodings an upload may be read as: what spreadsheets save as "CSV".
 ENCODINGS = {
@@ -59,3 +62,13 @@ def is_formula(cell: str) -> bool:
     if not cell or not cell.startswith(_FORMULA_STARTS):
         return False
     return not _SIGNED_NUMBER.match(cell)
+
+
+def write_rows(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """CSV text of a header and rows, every cell as text a spreadsheet will not run."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([quote_formula(str(cell)) for cell in header])
+    for row in rows:
+        writer.writerow([quote_formula("" if cell is None else str(cell)) for cell in row])
+    return out.getvalue()

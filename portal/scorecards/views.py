@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.db import utcnow
 from portal.errors import NotFound, ValidationFailed
 from portal.money import format_money
-from portal.scorecards import services
+from portal.scorecards import feedback, services
 from portal.scorecards.forms import ScorecardSettingsForm
 from portal.scorecards.periods import BadPeriod, Period, month_of, parse
 from portal.tenancy.policy import requires
@@ -93,6 +93,55 @@ def offers(partner_id: int) -> Any:
         reason=reason,
         page=page,
     )
+
+
+def _group(choices: object, default: str) -> str:
+    by = request.args.get("by", default)
+    return by if by in choices else default  # type: ignore[operator]
+
+
+@bp.get("/feedback")
+@requires(Permission.VIEW_SCORECARDS)
+def feedback_page() -> Any:
+    period, period_error = _period()
+    by = _group(feedback.GROUPS, "source")
+    conversion_by = by if by in feedback.CONVERSION_GROUPS else "source"
+    rejected, reasons = feedback.rejections(period, by)
+    return render_template(
+        "scorecards/feedback.html",
+        period=period,
+        period_error=period_error,
+        by=by,
+        conversion_by=conversion_by,
+        groups=feedback.GROUPS,
+        rejected=rejected,
+        reasons=reasons,
+        converted=feedback.conversion(period, conversion_by),
+    )
+
+
+def _csv(text: str, name: str, period: Period) -> Response:
+    filename = f"{name}-{current_user.tenant.slug}-{period.key}.csv"
+    return Response(
+        text, mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )  # fmt: skip
+
+
+@bp.get("/feedback/rejections.csv")
+@requires(Permission.VIEW_SCORECARDS)
+def rejections_csv() -> Any:
+    period, _ = _period()
+    by = _group(feedback.GROUPS, "source")
+    return _csv(feedback.rejections_csv(period, by), f"rejections-by-{by}", period)
+
+
+@bp.get("/feedback/conversion.csv")
+@requires(Permission.VIEW_SCORECARDS)
+def conversion_csv() -> Any:
+    period, _ = _period()
+    by = _group(feedback.CONVERSION_GROUPS, "source")
+    return _csv(feedback.conversion_csv(period, by), f"mql-to-sal-by-{by}", period)
 
 
 @bp.route("/settings", methods=["GET", "POST"])
