@@ -53,6 +53,8 @@ vendor:
 	npm ci --no-audit --no-fund
 	mkdir -p static/vendor/bootstrap
 	cp node_modules/bootstrap/dist/css/bootstrap.min.css node_modules/bootstrap/dist/js/bootstrap.bundle.min.js node_modules/bootstrap/LICENSE static/vendor/bootstrap/
+	mkdir -p static/vendor/chartjs
+	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/LICENSE.md static/vendor/chartjs/
 
 clean:
 	rm -rf $(VENV) instance

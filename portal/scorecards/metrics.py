@@ -16,6 +16,11 @@ from dataclasses import dataclass, field
 
 # Offer states, as the offers table keeps them.
 OPEN, ACCEPTED, REJECTED, EXPIRED, RECALLED = "open", "accepted", "rejected", "expired", "recalled"
+# How answer times are grouped for their distribution: (label, up to so many hours).
+RESPONSE_BUCKETS = (
+    ("under 1 h", 1.0), ("1 to 4 h", 4.0), ("4 to 8 h", 8.0), ("8 to 24 h", 24.0),
+    ("24 h or more", math.inf),
+)  # fmt: skip
 # Lead states that mean an accepted lead became an opportunity (lost may come before or after).
 REACHED_SQL = frozenset({"sql", "won"})
 
@@ -70,6 +75,7 @@ class Scorecard:
     late: int  # expired, or answered after the deadline
     reached_sql: int  # accepted leads that became opportunities
     won: int  # accepted leads won
+    response_buckets: dict[str, int]  # answers by business hours taken, in RESPONSE_BUCKETS
     quality: int | None  # 0 to 100; None without any data to judge by
     quality_parts: dict[str, float] = field(default_factory=dict)  # each part, 0 to 1
 
@@ -119,6 +125,7 @@ def scorecard(
         late=decided - in_time,
         reached_sql=reached_sql,
         won=won,
+        response_buckets=_buckets(hours),
         quality=None,
     )
     parts = quality_parts(card, window_hours)
@@ -158,6 +165,14 @@ def percentile(sorted_values: Sequence[float], share: float) -> float | None:
         return None
     rank = max(1, math.ceil(share * len(sorted_values)))
     return sorted_values[rank - 1]
+
+
+def _buckets(sorted_hours: Sequence[float]) -> dict[str, int]:
+    counts = dict.fromkeys((label for label, _ in RESPONSE_BUCKETS), 0)
+    for value in sorted_hours:
+        label = next(label for label, limit in RESPONSE_BUCKETS if value < limit)
+        counts[label] += 1
+    return counts
 
 
 def round_half_up(value: float) -> int:

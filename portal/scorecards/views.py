@@ -60,14 +60,45 @@ def partner(partner_id: int) -> Any:
         row = services.partner_card(partner_id, period)
     except NotFound:
         return not_found()
+    trend = services.trend(row, period)
     return render_template(
         "scorecards/partner.html",
         row=row,
         period=period,
         period_error=period_error,
-        trend=services.trend(row, period),
+        trend=trend,
+        charts=_charts(row.card, trend),
         money=format_money,
     )
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else round(value * 100, 1)
+
+
+def _charts(card: Any, trend: list[services.Trend]) -> dict[str, Any]:
+    """What the page's charts draw (static/js/scorecard_charts.js), as JSON-ready values."""
+    return {
+        "trend": {
+            "labels": [t.period.label for t in trend],
+            "acceptance": [_percent(t.card.acceptance_rate) for t in trend],
+            "sla": [_percent(t.card.sla_compliance) for t in trend],
+            "quality": [t.card.quality for t in trend],
+            "tier_quality": [t.tier_median_quality for t in trend],
+        },
+        "funnel": {
+            "labels": ["Offered", "Accepted (SAL)", "SQL", "Won"],
+            "values": [card.offered, card.accepted, card.reached_sql, card.won],
+        },
+        "reasons": {
+            "labels": list(card.rejected_by_reason),
+            "values": list(card.rejected_by_reason.values()),
+        },
+        "response": {
+            "labels": list(card.response_buckets),
+            "values": list(card.response_buckets.values()),
+        },
+    }
 
 
 @bp.get("/partners/<int:partner_id>/offers")

@@ -28,11 +28,16 @@ from tests.integration.test_live_routing import take_in
 from tests.integration.test_offers import routed, run  # noqa: F401  (a fixture)
 
 
+def open_offer_id(lead_id):
+    """The lead's open offer, in the tenant in scope."""
+    return db.session.scalar(
+        sa.select(Offer.id).where(Offer.lead_id == lead_id, Offer.state == "open")
+    )
+
+
 def open_offer(app, world, lead_id):
     with app.app_context(), tenant_scope(world.a.id):
-        return db.session.scalar(
-            sa.select(Offer.id).where(Offer.lead_id == lead_id, Offer.state == "open")
-        )
+        return open_offer_id(lead_id)
 
 
 @pytest.fixture

@@ -59,6 +59,7 @@ def test_counts_rates_and_revenue_of_a_partners_offers():
     assert card.sal_to_sql == pytest.approx(2 / 3) and card.sal_to_won == pytest.approx(1 / 3)
     assert card.won_revenue == {"EUR": 500_000} and card.stale == 1
     assert (card.late, card.reached_sql, card.won) == (2, 2, 1)
+    assert list(card.response_buckets.values()) == [1, 3, 1, 1, 0]  # 0.5 | 1, 2, 3 | 4 | 9
 
 
 def test_quality_weighs_the_parts_the_tenant_chose():
@@ -116,5 +117,8 @@ def test_every_scorecard_holds_together(outcomes, weights, window):
     assert (card.quality is None) == (not any(getattr(weights, p) for p in card.quality_parts))
     assert card.stale <= card.accepted and card.won <= card.reached_sql <= card.accepted
     assert 0 <= card.late <= card.decided
+    assert sum(card.response_buckets.values()) == sum(
+        1 for o in outcomes if o.state in ("accepted", "rejected") and o.response_hours is not None
+    )
     if card.response_p90_h is not None:
         assert card.response_median_h <= card.response_p90_h
