@@ -23,8 +23,9 @@ from portal.db import utcnow
 from portal.errors import NotFound, ValidationFailed
 from portal.extensions import db
 from portal.leads.inbox import STILL_OPEN, stale_after
-from portal.leads.models import Lead, Offer
-from portal.partners.models import Partner, Tier
+from portal.leads.models import Lead, LeadEvent, Offer
+from portal.partners.models import Partner, Product, Tier
+from portal.scorecards import velocity
 from portal.scorecards.metrics import (
     ACCEPTED,
     REJECTED,
@@ -239,6 +240,59 @@ def offers_behind(
     if reason and outcome == "rejected":
         query = query.where(Offer.reason_code == (None if reason == "none" else reason))
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+# Pipeline velocity ---------------------------------------------------------------------
+
+VELOCITY_GROUPS = {"partner": "Partner", "tier": "Tier", "product": "Product"}
+
+
+@dataclass(frozen=True)
+class VelocityRow:
+    label: str
+    stages: dict[str, velocity.Velocity]
+
+
+def pipeline_velocity(period: Period, by: str) -> tuple[VelocityRow, list[VelocityRow]]:
+    """How long the period's leads took at each stage: over all, and by partner, tier or
+    product (by label)."""
+    ends = sa.or_(LeadEvent.to_state.in_(("offered", "sql", "won")), LeadEvent.action == "accept")
+    in_period = (LeadEvent.at >= period.starts_at, LeadEvent.at < period.ends_at)
+    leads = sa.select(LeadEvent.lead_id).where(ends, *in_period).distinct()
+    query = (
+        sa.select(
+            LeadEvent.lead_id,
+            LeadEvent.action,
+            LeadEvent.to_state,
+            LeadEvent.at,
+            Offer.partner_id,
+            Lead.product_id,
+        )
+        .join(Lead, Lead.id == LeadEvent.lead_id)
+        .outerjoin(Offer, Offer.id == LeadEvent.offer_id)
+        .where(LeadEvent.lead_id.in_(leads), LeadEvent.at < period.ends_at)
+    )
+    facts = [velocity.EventFact(*row) for row in db.session.execute(query)]
+    passed = velocity.passes(facts, period.starts_at, period.ends_at)
+    overall = velocity.velocity(passed, lambda _: "all").get("all", {})
+    names = _velocity_names(by)
+    if by == "tier":
+        tier_of = dict(db.session.execute(sa.select(Partner.id, Partner.tier_id)).all())
+        grouped = velocity.velocity(passed, lambda p: tier_of.get(p.partner_id))
+    elif by == "product":
+        grouped = velocity.velocity(passed, lambda p: p.product_id)
+    else:
+        grouped = velocity.velocity(passed, lambda p: p.partner_id)
+    rows = [VelocityRow(names.get(key, str(key)), stages) for key, stages in grouped.items()]
+    return VelocityRow("All", overall), sorted(rows, key=lambda r: r.label.casefold())
+
+
+def _velocity_names(by: str) -> dict[object, str]:
+    if by == "tier":
+        return dict(db.session.execute(sa.select(Tier.id, Tier.name)).all())
+    if by == "product":
+        return dict(db.session.execute(sa.select(Product.id, Product.name)).all())
+    return dict(db.session.execute(sa.select(Partner.id, Partner.name)).all())
 
 
 # The quality routing reads ---------------------------------------------------------------

@@ -13,6 +13,7 @@ from portal.money import format_money
 from portal.scorecards import feedback, services
 from portal.scorecards.forms import ScorecardSettingsForm
 from portal.scorecards.periods import BadPeriod, Period, month_of, parse
+from portal.scorecards.velocity import STAGES
 from portal.tenancy.policy import requires
 from portal.tenancy.roles import Permission
 from portal.web.errors import not_found
@@ -173,6 +174,24 @@ def conversion_csv() -> Any:
     period, _ = _period()
     by = _group(feedback.CONVERSION_GROUPS, "source")
     return _csv(feedback.conversion_csv(period, by), f"mql-to-sal-by-{by}", period)
+
+
+@bp.get("/velocity")
+@requires(Permission.VIEW_SCORECARDS)
+def velocity_page() -> Any:
+    period, period_error = _period()
+    by = _group(services.VELOCITY_GROUPS, "partner")
+    overall, rows = services.pipeline_velocity(period, by)
+    return render_template(
+        "scorecards/velocity.html",
+        period=period,
+        period_error=period_error,
+        by=by,
+        groups=services.VELOCITY_GROUPS,
+        stages=STAGES,
+        overall=overall,
+        rows=rows,
+    )
 
 
 @bp.route("/settings", methods=["GET", "POST"])
