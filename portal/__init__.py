@@ -109,6 +109,7 @@ def _tune_engine(engine: sa.Engine) -> None:
 def register_blueprints(app: Flask) -> None:
     from portal.api import views as api
     from portal.extensions import csrf
+    from portal.incentives import views as incentives
     from portal.leads import (
         duplicate_views,
         import_views,
@@ -153,6 +154,7 @@ def register_blueprints(app: Flask) -> None:
         routing,
         queue_views,
         scorecards,
+        incentives,
         api,
     )
     for room in rooms:

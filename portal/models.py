@@ -2,6 +2,7 @@
 
 from portal.api.models import IdempotencyKey
 from portal.audit import AuditEvent
+from portal.incentives.models import IncentivePlan
 from portal.leads.models import (
     EngagementRule,
     Lead,
@@ -43,6 +44,7 @@ __all__ = [
     "EngagementRule",
     "FanOutCursor",
     "IdempotencyKey",
+    "IncentivePlan",
     "Lead",
     "LeadActivity",
     "LeadEvent",

@@ -23,6 +23,7 @@ NAVIGATION = (
     NavItem("Partners", "partners.index", Permission.VIEW_NETWORK),
     NavItem("Network", "web.network", Permission.VIEW_NETWORK),
     NavItem("Scorecards", "scorecards.index", Permission.VIEW_SCORECARDS),
+    NavItem("Incentives", "incentives.plan", Permission.REVIEW_PERFORMANCE),
     NavItem("Users", "admin.users", Permission.MANAGE_USERS),
     NavItem("API keys", "admin.api_keys", Permission.MANAGE_API_KEYS),
     NavItem("Webhooks", "webhooks.index", Permission.MANAGE_WEBHOOKS),
