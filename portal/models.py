@@ -2,7 +2,7 @@
 
 from portal.api.models import IdempotencyKey
 from portal.audit import AuditEvent
-from portal.incentives.models import IncentivePlan
+from portal.incentives.models import IncentivePlan, Statement, StatementLine
 from portal.leads.models import (
     EngagementRule,
     Lead,
@@ -66,6 +66,8 @@ __all__ = [
     "ScoringRule",
     "SegmentRule",
     "SlaPolicy",
+    "Statement",
+    "StatementLine",
     "Tenant",
     "Territory",
     "Tier",

@@ -20,6 +20,7 @@ NAVIGATION = (
     NavItem("Leads", "leads.index", Permission.VIEW_LEADS),
     NavItem("My partner", "partners.mine", Permission.WORK_INBOX),
     NavItem("My scorecard", "scorecards.mine", Permission.WORK_INBOX),
+    NavItem("My statements", "incentives.mine", Permission.WORK_INBOX),
     NavItem("Partners", "partners.index", Permission.VIEW_NETWORK),
     NavItem("Network", "web.network", Permission.VIEW_NETWORK),
     NavItem("Scorecards", "scorecards.index", Permission.VIEW_SCORECARDS),
