@@ -247,3 +247,47 @@ def login_as(client: FlaskClient, world: World):
         return person
 
     return sign_in
+
+
+@pytest.fixture
+def race_app(tmp_path: Path) -> Iterator[Flask]:
+    """An app on a database of its own, whose commits are real: for tests that race."""
+    with fresh_database(tmp_path) as url:
+        app = make_app(url)
+        try:
+            yield app
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+
+def at_once(app: Flask, tenant_id: int, calls: list[Any]) -> list[object]:
+    """Run each call in a session of its own in the tenant, all released together, and give
+    back what each returned or raised. On PostgreSQL they really race, in threads; SQLite
+    allows one writer, so there they run in turn and the outcome must be the same."""
+    from portal.tenancy.scoping import tenant_scope
+
+    outcomes: list[object] = [None] * len(calls)
+    start = threading.Barrier(len(calls) if BACKEND == "postgresql" else 1)
+
+    def run(k: int) -> None:
+        with app.app_context(), tenant_scope(tenant_id):
+            start.wait()
+            try:
+                outcomes[k] = calls[k]()
+            except BaseException as exc:  # a Conflict is an outcome; anything else shows
+                outcomes[k] = exc
+            finally:
+                db.session.remove()
+
+    if BACKEND == "postgresql":
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(len(calls))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    else:
+        for k in range(len(calls)):
+            run(k)
+    return outcomes

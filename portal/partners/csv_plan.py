@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 
 from email_validator import EmailNotValidError, validate_email
 
-from portal.csvtext import FileProblem, quote_formula, unquote_formula
+from portal.csvtext import FileProblem, unquote_formula, write_rows
 from portal.partners import validation as rules
 from portal.partners.validation import PARTNER_STATUSES
 
@@ -268,9 +268,6 @@ def cell_text(column: str, value: object) -> str:
 
 def write_csv(records: Iterable[PartnerRecord]) -> str:
     """The CSV text of these partners, safe to open in a spreadsheet, readable by read_rows."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for record in records:
-        writer.writerow([quote_formula(cell_text(c, getattr(record, c))) for c in COLUMNS])
-    return out.getvalue()
+    return write_rows(
+        COLUMNS, ([cell_text(c, getattr(record, c)) for c in COLUMNS] for record in records)
+    )

@@ -376,10 +376,6 @@ class Routed:
     due_at: datetime | None = None
 
 
-def _territory_of(decision: Decision) -> int | None:
-    return decision.winner_territory_id
-
-
 def _action(lead: Lead, decision: Decision) -> Action | None:
     """What routing does with the lead; None when it stays (unroutable, and still nobody)."""
     if decision.partner_id is not None:
@@ -428,7 +424,7 @@ def _apply_all(
             if partner_id not in times:
                 times[partner_id] = _offer_times(partners[partner_id][1], now)
             values = _offer_values(
-                lead.id, partner_id, times[partner_id], now, data, _territory_of(decision)
+                lead.id, partner_id, times[partner_id], now, data, decision.winner_territory_id
             )
             offers.append({**values, "tenant_id": tenant_id})
             offered.append((len(results), lead, before, summary))
@@ -507,7 +503,7 @@ def route_leads(
         data = explanation(decision, index)
         if decision.partner_id is not None:
             # Counted now, so the next lead of the batch sees it.
-            _count_offer(load, decision.partner_id, _territory_of(decision), now)
+            _count_offer(load, decision.partner_id, decision.winner_territory_id, now)
         decided.append((lead, decision, data))
     results = _apply_all(decided, now, label)
     db.session.commit()

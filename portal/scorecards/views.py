@@ -160,20 +160,20 @@ def _csv(text: str, name: str, period: Period) -> Response:
     )  # fmt: skip
 
 
-@bp.get("/feedback/rejections.csv")
-@requires(Permission.VIEW_SCORECARDS)
-def rejections_csv() -> Any:
-    period, _ = _period()
-    by = _group(feedback.GROUPS, "source")
-    return _csv(feedback.rejections_csv(period, by), f"rejections-by-{by}", period)
+# Each table of the feedback page as CSV: what it can be grouped by, and how it is written.
+FEEDBACK_CSV = {
+    "rejections": (feedback.GROUPS, feedback.rejections_csv, "rejections-by-{by}"),
+    "conversion": (feedback.CONVERSION_GROUPS, feedback.conversion_csv, "mql-to-sal-by-{by}"),
+}
 
 
-@bp.get("/feedback/conversion.csv")
+@bp.get("/feedback/<any(rejections, conversion):table>.csv")
 @requires(Permission.VIEW_SCORECARDS)
-def conversion_csv() -> Any:
+def feedback_csv(table: str) -> Any:
     period, _ = _period()
-    by = _group(feedback.CONVERSION_GROUPS, "source")
-    return _csv(feedback.conversion_csv(period, by), f"mql-to-sal-by-{by}", period)
+    groups, write, name = FEEDBACK_CSV[table]
+    by = _group(groups, "source")
+    return _csv(write(period, by), name.format(by=by), period)
 
 
 @bp.get("/velocity")

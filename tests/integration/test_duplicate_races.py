@@ -4,7 +4,6 @@ On PostgreSQL the resolutions really race, in threads with real commits on a dat
 their own; SQLite allows one writer, so there they run in turn.
 """
 
-import threading
 from collections.abc import Callable
 
 import pytest
@@ -16,48 +15,13 @@ from portal.leads import duplicates, intake
 from portal.leads.models import Lead, LeadActivity, LeadEvent
 from portal.tenancy import services
 from portal.tenancy.scoping import tenant_scope
-from tests.conftest import BACKEND, build_tenant, fresh_database, make_app
+from tests.conftest import at_once, build_tenant
 from tests.integration.test_duplicates import _lead, _pair, _programme
 
 
-@pytest.fixture
-def race_app(tmp_path):
-    with fresh_database(tmp_path) as url:
-        app = make_app(url)
-        try:
-            yield app
-        finally:
-            with app.app_context():
-                db.session.remove()
-                db.engine.dispose()
-
-
-def _at_once(app, tenant_id, manager_id, calls: list[Callable]) -> list[object]:
-    """Run each call as the manager in its own session, all released together; their outcomes."""
-    outcomes: list[object] = [None] * len(calls)
-    start = threading.Barrier(len(calls) if BACKEND == "postgresql" else 1)
-
-    def run(k: int) -> None:
-        with app.app_context(), tenant_scope(tenant_id):
-            actor = services.get_user(manager_id)
-            start.wait()
-            try:
-                outcomes[k] = calls[k](actor)
-            except Conflict as exc:
-                outcomes[k] = exc
-            finally:
-                db.session.remove()
-
-    if BACKEND == "postgresql":
-        threads = [threading.Thread(target=run, args=(k,)) for k in range(len(calls))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-    else:
-        for k in range(len(calls)):
-            run(k)
-    return outcomes
+def _as_manager(manager_id: int, calls: list[Callable]) -> list[Callable]:
+    """Each call given the manager, read in the session it runs in."""
+    return [lambda call=call: call(services.get_user(manager_id)) for call in calls]
 
 
 def _merge(lead_id, into, **choices):
@@ -76,7 +40,9 @@ def test_two_managers_resolving_one_flag_at_once_get_one_result(race_app, conten
     _programme(app, tenant.id)
     first, second = _pair(app, tenant.id)
     make = {"merge": _merge(second, first), "keep": _keep(second, first)}
-    outcomes = _at_once(app, tenant.id, tenant.manager.id, [make[c] for c in contenders])
+    outcomes = at_once(
+        app, tenant.id, _as_manager(tenant.manager.id, [make[c] for c in contenders])
+    )
     won = [o for o in outcomes if isinstance(o, Lead)]
     lost = [o for o in outcomes if isinstance(o, Conflict)]
     assert len(won) == 1 and len(lost) == 1, outcomes
@@ -109,11 +75,13 @@ def test_two_duplicates_merged_into_one_lead_at_once_lose_nothing(race_app):
         for lead in (second.lead, third.lead):
             intake.record_activity(lead.id, "demo_requested", None, actor="t")
         second, third = second.lead.id, third.lead.id
-    outcomes = _at_once(
+    outcomes = at_once(
         app,
         tenant.id,
-        tenant.manager.id,
-        [_merge(second, first, company_name="duplicate"), _merge(third, first)],
+        _as_manager(
+            tenant.manager.id,
+            [_merge(second, first, company_name="duplicate"), _merge(third, first)],
+        ),
     )
     assert all(isinstance(o, Lead) for o in outcomes), outcomes
     with app.app_context(), tenant_scope(tenant.id):

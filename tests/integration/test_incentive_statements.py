@@ -19,9 +19,8 @@ from portal.partners.models import Partner
 from portal.scorecards.periods import month_of, parse
 from portal.tenancy import services as tenancy
 from portal.tenancy.scoping import tenant_scope
-from tests.conftest import build_tenant, login, post_form
+from tests.conftest import at_once, build_tenant, login, post_form
 from tests.integration.test_live_routing import programme
-from tests.integration.test_offer_races import _at_once, race_app  # noqa: F401  (a fixture)
 from tests.integration.test_offers import routed, run  # noqa: F401  (a fixture)
 from tests.integration.test_scorecards import worked  # noqa: F401  (a fixture)
 
@@ -107,7 +106,7 @@ def test_statements_need_a_plan_and_a_month(app, world):
         statements.work_out(quarter)
 
 
-def test_two_people_approving_at_once_give_one_approval(race_app):  # noqa: F811
+def test_two_people_approving_at_once_give_one_approval(race_app):
     with race_app.app_context():
         tenant = build_tenant("approvals")
     programme(race_app, tenant.id)
@@ -120,7 +119,7 @@ def test_two_people_approving_at_once_give_one_approval(race_app):  # noqa: F811
         (lambda uid=uid: statements.approve(statement_id, actor=tenancy.get_user(uid)))
         for uid in people
     ]
-    outcomes = _at_once(race_app, tenant.id, calls)
+    outcomes = at_once(race_app, tenant.id, calls)
     assert sum(1 for o in outcomes if o is None) == 1
     assert all(isinstance(o, Conflict) for o in outcomes if o is not None), outcomes
 

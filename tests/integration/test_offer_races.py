@@ -7,9 +7,6 @@ SQLite allows one writer, so there they run in turn and the outcome is the same.
 
 from __future__ import annotations
 
-import threading
-
-import pytest
 import sqlalchemy as sa
 
 from portal.errors import Conflict
@@ -18,21 +15,9 @@ from portal.leads import offers
 from portal.leads.models import Lead, LeadEvent, Offer
 from portal.tenancy import services as tenancy
 from portal.tenancy.scoping import tenant_scope
-from tests.conftest import BACKEND, build_tenant, fresh_database, make_app
+from tests.conftest import at_once, build_tenant
 from tests.factories import UserFactory
 from tests.integration.test_live_routing import programme, take_in
-
-
-@pytest.fixture
-def race_app(tmp_path):
-    with fresh_database(tmp_path) as url:
-        app = make_app(url)
-        try:
-            yield app
-        finally:
-            with app.app_context():
-                db.session.remove()
-                db.engine.dispose()
 
 
 def _setup(app, users: int):
@@ -50,35 +35,6 @@ def _setup(app, users: int):
         db.session.commit()
         offer_id = db.session.scalar(sa.select(Offer.id).where(Offer.lead_id == lead_id))
     return tenant.id, lead_id, offer_id, user_ids
-
-
-def _at_once(app, tenant_id, calls):
-    outcomes: list[object] = [None] * len(calls)
-    start = threading.Barrier(len(calls) if BACKEND == "postgresql" else 1)
-
-    def run(k: int) -> None:
-        with app.app_context(), tenant_scope(tenant_id):
-            call = calls[k]
-            start.wait()
-            try:
-                outcomes[k] = call()
-            except Conflict as exc:
-                outcomes[k] = exc
-            except BaseException as exc:  # the assertion shows it
-                outcomes[k] = exc
-            finally:
-                db.session.remove()
-
-    if BACKEND == "postgresql":
-        threads = [threading.Thread(target=run, args=(k,)) for k in range(len(calls))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-    else:
-        for k in range(len(calls)):
-            run(k)
-    return outcomes
 
 
 def _answered(user_id, answer):
@@ -113,7 +69,7 @@ def _history(app, tenant_id, lead_id):
 def test_twenty_accepts_of_one_offer_give_exactly_one_acceptance(race_app):
     tenant_id, lead_id, offer_id, user_ids = _setup(race_app, 20)
     calls = [_answered(uid, lambda user: offers.accept(offer_id, actor=user)) for uid in user_ids]
-    outcomes = _at_once(race_app, tenant_id, calls)
+    outcomes = at_once(race_app, tenant_id, calls)
     won = [o for o in outcomes if isinstance(o, Offer)]
     refused = [o for o in outcomes if isinstance(o, Conflict)]
     assert len(won) == 1 and len(refused) == 19, outcomes
@@ -129,7 +85,7 @@ def test_an_accept_racing_a_reject_gives_one_outcome(race_app):
         _answered(first, lambda user: offers.accept(offer_id, actor=user)),
         _answered(second, lambda user: offers.reject(offer_id, "no_budget", None, actor=user)),
     ]
-    outcomes = _at_once(race_app, tenant_id, calls)
+    outcomes = at_once(race_app, tenant_id, calls)
     assert sum(isinstance(o, Offer) for o in outcomes) == 1, outcomes
     state, actions, last, offer_states = _history(race_app, tenant_id, lead_id)
     assert state == last
