@@ -54,6 +54,8 @@ class Statement(TenantScoped, Base):
     period: Mapped[str] = mapped_column(sa.String(7))  # a month: 2026-11
     plan_id: Mapped[int] = mapped_column(sa.ForeignKey("incentive_plan.id", ondelete="RESTRICT"))
     currency: Mapped[str] = mapped_column(sa.String(3))
+    # The partner's tier when worked out: a share is paid by it, also in later adjustments.
+    tier_name: Mapped[str | None] = mapped_column(sa.String(40))
     total_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     status: Mapped[str] = mapped_column(sa.String(8), default="draft")
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -70,7 +72,8 @@ class Statement(TenantScoped, Base):
 
 
 class StatementLine(TenantScoped, Base):
-    """One line of a statement: the lead or the rule it is for, and the amount."""
+    """One line of a statement: the lead or the rule it is for, and the amount; an
+    adjustment names the earlier month whose locked statement it corrects."""
 
     __tablename__ = "statement_line"
     tenant_id_index = False  # lines are read by their statement
@@ -84,3 +87,4 @@ class StatementLine(TenantScoped, Base):
     lead_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lead.id", ondelete="RESTRICT"))
     description: Mapped[str] = mapped_column(sa.String(300))
     amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    adjusts_period: Mapped[str | None] = mapped_column(sa.String(7))

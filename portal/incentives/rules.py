@@ -92,10 +92,11 @@ class Won:
 
 @dataclass(frozen=True)
 class Line:
-    kind: str  # bounty, accelerator, share, other_currency, cap
+    kind: str  # bounty, accelerator, share, other_currency, cap, gate
     amount_minor: int
     description: str
     lead_id: int | None = None
+    adjusts: str | None = None  # the earlier month whose locked statement this line corrects
 
 
 def round_half_away(value: Fraction) -> int:
@@ -154,6 +155,35 @@ def lines(
     earned = sum(line.amount_minor for line in out)
     if plan.cap_minor is not None and earned > plan.cap_minor:
         out.append(Line("cap", plan.cap_minor - earned, "Capped at the plan's most per period."))
+    return out
+
+
+def adjustments(month: str, owed: Iterable[Line], settled: Iterable[Line]) -> list[Line]:
+    """The lines that bring what was settled for an earlier month (its locked statement and
+    the adjustments already locked for it) to what that month is owed now.
+
+    Lines are matched by their rule and lead, so a lead given back after approval takes
+    back its bounty, a deal won late adds its share, and a cap or gate moves by the
+    difference. Nothing is owed again for what was settled right.
+    """
+    owed_by: dict[tuple[str, int | None], list[Line]] = {}
+    settled_by: dict[tuple[str, int | None], list[Line]] = {}
+    for line in owed:
+        owed_by.setdefault((line.kind, line.lead_id), []).append(line)
+    for line in settled:
+        settled_by.setdefault((line.kind, line.lead_id), []).append(line)
+    out = []
+    for key in [*owed_by, *(k for k in settled_by if k not in owed_by)]:
+        now = sum(line.amount_minor for line in owed_by.get(key, ()))
+        before = sum(line.amount_minor for line in settled_by.get(key, ()))
+        if now == before:
+            continue
+        prefix = f"Adjustment to {month}: "
+        if key in owed_by:
+            what = owed_by[key][0].description
+        else:
+            what = f"{settled_by[key][0].description.removeprefix(prefix)} (no longer due)"
+        out.append(Line(key[0], now - before, prefix + what, key[1], adjusts=month))
     return out
 
 

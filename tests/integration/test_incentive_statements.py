@@ -15,6 +15,8 @@ from portal.errors import Conflict
 from portal.extensions import db
 from portal.incentives import services, statements
 from portal.incentives.models import Statement
+from portal.leads import offers
+from portal.leads.models import Lead
 from portal.partners.models import Partner
 from portal.scorecards.periods import month_of, parse
 from portal.tenancy import services as tenancy
@@ -39,11 +41,12 @@ def this_month():
     return month_of(utcnow().date())
 
 
-def statement_of(app, tenant_id, partner_id):
+def statement_of(app, tenant_id, partner_id, period=None):
+    period = period or this_month()
     with app.app_context(), tenant_scope(tenant_id):
         row = db.session.scalar(
             sa.select(Statement).where(
-                Statement.partner_id == partner_id, Statement.period == this_month().key
+                Statement.partner_id == partner_id, Statement.period == period.key
             )
         )
         return (
@@ -186,3 +189,47 @@ def test_another_tenant_s_statement_is_not_found(app, world, worked, client):  #
     detail = "/incentives/statements"
     assert post_form(client, f"{detail}/{statement_id}/approve", {}, detail).status_code == 404
     assert 'data-testid="no-statements"' in client.get(detail).get_data(as_text=True)
+
+
+def test_a_lead_given_back_after_approval_is_taken_back_in_the_next_month(app, world, worked):  # noqa: F811
+    ids, users = worked
+    set_plan(app, world.a.id)
+    month = this_month()
+    following = month_of(month.end)
+    after_that = month_of(following.end)
+    staff = world.a.staff.id
+    with app.app_context(), tenant_scope(world.a.id):
+        statements.work_out(month)
+        held = db.session.scalar(
+            sa.select(Statement.id).where(Statement.partner_id == ids["berlin"])
+        )
+        statements.approve(held, actor=tenancy.get_user(staff))
+        two = db.session.scalar(sa.select(Lead.id).where(Lead.company_name == "Two AG"))
+    assert statement_of(app, world.a.id, ids["berlin"])[:2] == ("approved", 10_000)
+    # Berlin Nord gives Two AG back (lost, never an opportunity): its bounty is not due.
+    run(app, world, offers.lose, two, {"reason": "Not a real project"}, user=users["berlin"])
+    with app.app_context(), tenant_scope(world.a.id):
+        statements.work_out(following)
+        statements.work_out(after_that)  # the draft before it carries the adjustment
+    assert statement_of(app, world.a.id, ids["berlin"], following) == (
+        "draft",
+        -10_000,
+        [("bounty", -10_000, two)],
+    )
+    assert statement_of(app, world.a.id, ids["berlin"], after_that)[1:] == (0, [])
+    assert statement_of(app, world.a.id, ids["berlin"])[:2] == ("approved", 10_000)
+    with app.app_context(), tenant_scope(world.a.id):
+        statements.work_out(following)  # again: the same adjustment, not a second one
+        row = db.session.scalar(
+            sa.select(Statement).where(
+                Statement.partner_id == ids["berlin"], Statement.period == following.key
+            )
+        )
+        assert [line.adjusts_period for line in row.lines] == [month.key]
+        assert row.lines[0].description == (
+            f"Adjustment to {month.key}: Bounty for Two AG (no longer due)"
+        )
+        statements.approve(row.id, actor=tenancy.get_user(staff))
+        statements.work_out(after_that)
+    # Settled: the month after carries nothing more for it.
+    assert statement_of(app, world.a.id, ids["berlin"], after_that)[1:] == (0, [])

@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal.incentives.rules import Plan, Sal, Won, lines, round_half_away, total
+from portal.incentives.rules import (
+    Plan,
+    Sal,
+    Won,
+    adjustments,
+    lines,
+    round_half_away,
+    total,
+)
 
 PLAN = Plan("EUR", bounty_minor=10_000, share_bp_by_tier={"Gold": 500, "Silver": 250})
 SALS = [Sal(1, "One AG"), Sal(2, "Two AG"), Sal(3, "Three AG", returned=True)]
@@ -107,3 +115,35 @@ def test_a_statement_is_the_sum_of_its_lines_and_the_same_every_time(plan, tier,
     assert total(first) >= 0
     if plan.cap_minor is not None:
         assert total(first) <= plan.cap_minor
+
+
+def test_a_lead_given_back_and_a_deal_won_after_approval_become_adjustments():
+    settled = lines(PLAN, "Gold", SALS[:2], [], 0.9)
+    now = lines(PLAN, "Gold", [SALS[0], Sal(2, "Two AG", returned=True)], WONS[:1], 0.9)
+    got = adjustments("2026-10", now, settled)
+    assert [(line.kind, line.amount_minor, line.lead_id, line.adjusts) for line in got] == [
+        ("share", 50_000, 1, "2026-10"),
+        ("bounty", -10_000, 2, "2026-10"),
+    ]
+    assert got[1].description == "Adjustment to 2026-10: Bounty for Two AG (no longer due)"
+    # Once those are locked too, the month is settled: nothing more is carried.
+    assert adjustments("2026-10", now, settled + got) == []
+    assert adjustments("2026-10", settled, settled) == []
+
+
+def test_a_cap_moves_by_the_difference_only():
+    capped = Plan("EUR", bounty_minor=10_000, cap_minor=15_000)
+    settled = lines(capped, "Gold", SALS[:1], [], None)  # 100.00, under the cap
+    now = lines(capped, "Gold", SALS[:2], [], None)  # 200.00 capped at 150.00
+    got = adjustments("2026-10", now, settled)
+    assert total(got) == 5_000 and total(settled) + total(got) == total(now)
+
+
+@given(PLANS, SALS_ST, WONS_ST, SALS_ST, WONS_ST, st.none() | st.floats(0, 1))
+def test_settled_and_its_adjustments_always_come_to_what_is_owed_now(plan, s1, w1, s2, w2, sla):
+    settled = lines(plan, "Gold", s1, w1, sla)
+    now = lines(plan, "Gold", s2, w2, sla)
+    got = adjustments("2026-10", now, settled)
+    assert total(settled) + total(got) == total(now)
+    assert all(line.adjusts == "2026-10" and line.amount_minor for line in got)
+    assert adjustments("2026-10", now, settled + got) == []
