@@ -149,6 +149,8 @@ class Offer(TenantScoped, Base):
         sa.Index("ix_offer_partner_state", "partner_id", "state"),
         # The fairness cap counts a territory's recent offers.
         sa.Index("ix_offer_territory_offered", "tenant_id", "territory_id", "offered_at"),
+        # A partner's scorecard reads its offers of a period.
+        sa.Index("ix_offer_partner_offered", "partner_id", "offered_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -159,6 +161,9 @@ class Offer(TenantScoped, Base):
     due_at: Mapped[datetime]
     opened_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
+    # Accepted or rejected: the time taken to answer, in seconds of the partner's SLA
+    # calendar (working time for a business-hours SLA).
+    response_seconds: Mapped[int | None]
     reason_code: Mapped[str | None] = mapped_column(sa.String(40))
     comment: Mapped[str | None] = mapped_column(sa.Text)
     explanation: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)

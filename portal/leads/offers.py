@@ -27,7 +27,7 @@ from portal.leads.lifecycle import Action, IllegalTransition, LeadState
 from portal.leads.models import Lead, Offer, RejectionReason
 from portal.leads.transitions import move
 from portal.partners.validation import InvalidValue
-from portal.sla.policy import first_reminder
+from portal.sla.policy import answer_seconds, default_policy, first_reminder, partner_sla
 from portal.sla.tasks import schedule_expiry
 from portal.tenancy.models import Tenant
 from portal.tenancy.scoping import current_tenant_id
@@ -132,6 +132,10 @@ def _close(offer: Offer, state: str, now: datetime, *, when: str | None, **value
     return bool(closed)
 
 
+def _answer_seconds(offer: Offer, now: datetime) -> int:
+    return answer_seconds(partner_sla(offer.partner, default_policy()), offer.offered_at, now)
+
+
 def _lead_moves(offer: Offer, action: Action, now: datetime) -> LeadState:
     lead = offer.lead
     db.session.refresh(lead)
@@ -146,7 +150,10 @@ def accept(offer_id: int, *, actor: Any) -> Offer:
     """The partner takes the lead: it becomes a sales accepted lead (SAL)."""
     now = utcnow()
     offer = partner_offer(offer_id, getattr(actor, "partner_id", None))
-    if not _close(offer, "accepted", now, when=BEFORE_DEADLINE, decided_by_id=actor.id):
+    if not _close(
+        offer, "accepted", now, when=BEFORE_DEADLINE,
+        decided_by_id=actor.id, response_seconds=_answer_seconds(offer, now),
+    ):  # fmt: skip
         raise Conflict(_why_not_open(offer_id, now))
     before = _lead_moves(offer, Action.ACCEPT, now)
     offer.lead.partner_updated_at = now
@@ -185,8 +192,8 @@ def reject(offer_id: int, reason_code: str | None, comment: str | None, *, actor
     reason, comment = _reason(reason_code, comment)
     now = utcnow()
     if not _close(
-        offer, "rejected", now, when=BEFORE_DEADLINE,
-        decided_by_id=actor.id, reason_code=reason.code, comment=comment,
+        offer, "rejected", now, when=BEFORE_DEADLINE, decided_by_id=actor.id,
+        response_seconds=_answer_seconds(offer, now), reason_code=reason.code, comment=comment,
     ):  # fmt: skip
         raise Conflict(_why_not_open(offer_id, now))
     before = _lead_moves(offer, Action.REJECT, now)

@@ -1,8 +1,9 @@
 """A partner's scorecard for a period: counts, rates, response times and a quality score.
 
-Pure: plain values in, plain values out. The services read each offer of the period with
-what became of its lead and, by the partner's SLA calendar, the business hours it took to
-answer; this module does the arithmetic. A rate with nothing to count is None (shown as
+Pure: plain values in, plain values out. An offer's answer time in business hours (by the
+partner's SLA calendar) is kept on it when it is answered; the services add up each
+partner's offers of the period with what became of their leads into a Tally, and this
+module does the arithmetic. A rate with nothing to count is None (shown as
 "no data"), never a division by zero, and the quality score leaves out the parts it has no
 data for.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 # Offer states, as the offers table keeps them.
@@ -21,6 +22,7 @@ RESPONSE_BUCKETS = (
     ("under 1 h", 1.0), ("1 to 4 h", 4.0), ("4 to 8 h", 8.0), ("8 to 24 h", 24.0),
     ("24 h or more", math.inf),
 )  # fmt: skip
+BUCKET_LABELS = tuple(label for label, _ in RESPONSE_BUCKETS)
 # Lead states that mean an accepted lead became an opportunity (lost may come before or after).
 REACHED_SQL = frozenset({"sql", "won"})
 
@@ -84,6 +86,49 @@ class Scorecard:
         return self.accepted + self.rejected + self.expired
 
 
+@dataclass(frozen=True)
+class Tally:
+    """What one partner's offers of a period add up to: the sums a scorecard is made of.
+
+    tally() adds them up from outcomes; the services get the same sums from one GROUP BY,
+    so a scorecard reads a few rows per partner, not every offer.
+    """
+
+    states: Mapping[str, int] = field(default_factory=dict)  # offers by state
+    rejected_by_reason: Mapping[str, int] = field(default_factory=dict)
+    in_time: int = 0  # answered by the deadline
+    reached_sql: int = 0
+    won: int = 0
+    stale: int = 0
+    won_revenue: Mapping[str, int] = field(default_factory=dict)
+    response_median_h: float | None = None
+    response_p90_h: float | None = None
+    response_buckets: Mapping[str, int] = field(default_factory=dict)
+
+
+def tally(outcomes: Iterable[OfferOutcome]) -> Tally:
+    rows = list(outcomes)
+    accepted = [r for r in rows if r.state == ACCEPTED]
+    answered = [r for r in rows if r.state in (ACCEPTED, REJECTED)]
+    hours = sorted(r.response_hours for r in answered if r.response_hours is not None)
+    revenue: Counter[str] = Counter()
+    for r in accepted:
+        if r.lead_state == "won" and r.won_minor is not None and r.won_currency:
+            revenue[r.won_currency] += r.won_minor
+    return Tally(
+        states=Counter(r.state for r in rows),
+        rejected_by_reason=Counter(r.reason_code or "none" for r in rows if r.state == REJECTED),
+        in_time=sum(1 for r in answered if r.answered_in_time),
+        reached_sql=sum(1 for r in accepted if r.had_opportunity or r.lead_state in REACHED_SQL),
+        won=sum(1 for r in accepted if r.lead_state == "won"),
+        stale=sum(1 for r in accepted if r.stale),
+        won_revenue=revenue,
+        response_median_h=percentile(hours, 0.5),
+        response_p90_h=percentile(hours, 0.9),
+        response_buckets=bucket_counts(hours),
+    )
+
+
 def scorecard(
     outcomes: Iterable[OfferOutcome],
     weights: QualityWeights = QualityWeights(),
@@ -91,41 +136,35 @@ def scorecard(
 ) -> Scorecard:
     """The scorecard of one partner's offers; window_hours is its SLA's time to answer,
     against which the response time counts in the quality score."""
-    rows = list(outcomes)
-    states = Counter(r.state for r in rows)
-    accepted = [r for r in rows if r.state == ACCEPTED]
-    decided = states[ACCEPTED] + states[REJECTED] + states[EXPIRED]
-    answered = [r for r in rows if r.state in (ACCEPTED, REJECTED)]
-    hours = sorted(r.response_hours for r in answered if r.response_hours is not None)
-    revenue: Counter[str] = Counter()
-    for r in accepted:
-        if r.lead_state == "won" and r.won_minor is not None and r.won_currency:
-            revenue[r.won_currency] += r.won_minor
-    in_time = sum(1 for r in answered if r.answered_in_time)
-    reached_sql = sum(1 for r in accepted if r.had_opportunity or r.lead_state in REACHED_SQL)
-    won = sum(1 for r in accepted if r.lead_state == "won")
+    return card_of(tally(outcomes), weights, window_hours)
+
+
+def card_of(
+    sums: Tally, weights: QualityWeights = QualityWeights(), window_hours: float | None = None
+) -> Scorecard:
+    states = sums.states
+    accepted = states.get(ACCEPTED, 0)
+    decided = accepted + states.get(REJECTED, 0) + states.get(EXPIRED, 0)
     card = Scorecard(
-        offered=len(rows),
-        accepted=states[ACCEPTED],
-        rejected=states[REJECTED],
-        expired=states[EXPIRED],
-        recalled=states[RECALLED],
-        open=states[OPEN],
-        rejected_by_reason=dict(
-            Counter(r.reason_code or "none" for r in rows if r.state == REJECTED).most_common()
-        ),
-        acceptance_rate=_share(states[ACCEPTED], decided),
-        sla_compliance=_share(in_time, decided),
-        response_median_h=percentile(hours, 0.5),
-        response_p90_h=percentile(hours, 0.9),
-        sal_to_sql=_share(reached_sql, len(accepted)),
-        sal_to_won=_share(won, len(accepted)),
-        won_revenue=dict(sorted(revenue.items())),
-        stale=sum(1 for r in accepted if r.stale),
-        late=decided - in_time,
-        reached_sql=reached_sql,
-        won=won,
-        response_buckets=_buckets(hours),
+        offered=sum(states.values()),
+        accepted=accepted,
+        rejected=states.get(REJECTED, 0),
+        expired=states.get(EXPIRED, 0),
+        recalled=states.get(RECALLED, 0),
+        open=states.get(OPEN, 0),
+        rejected_by_reason=dict(Counter(sums.rejected_by_reason).most_common()),
+        acceptance_rate=_share(accepted, decided),
+        sla_compliance=_share(sums.in_time, decided),
+        response_median_h=sums.response_median_h,
+        response_p90_h=sums.response_p90_h,
+        sal_to_sql=_share(sums.reached_sql, accepted),
+        sal_to_won=_share(sums.won, accepted),
+        won_revenue=dict(sorted((c, v) for c, v in sums.won_revenue.items() if v)),
+        stale=sums.stale,
+        late=decided - sums.in_time,
+        reached_sql=sums.reached_sql,
+        won=sums.won,
+        response_buckets={**dict.fromkeys(BUCKET_LABELS, 0), **sums.response_buckets},
         quality=None,
     )
     parts = quality_parts(card, window_hours)
@@ -167,9 +206,9 @@ def percentile(sorted_values: Sequence[float], share: float) -> float | None:
     return sorted_values[rank - 1]
 
 
-def _buckets(sorted_hours: Sequence[float]) -> dict[str, int]:
-    counts = dict.fromkeys((label for label, _ in RESPONSE_BUCKETS), 0)
-    for value in sorted_hours:
+def bucket_counts(hours: Iterable[float]) -> dict[str, int]:
+    counts = dict.fromkeys(BUCKET_LABELS, 0)
+    for value in hours:
         label = next(label for label, limit in RESPONSE_BUCKETS if value < limit)
         counts[label] += 1
     return counts

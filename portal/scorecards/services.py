@@ -1,18 +1,20 @@
 """Scorecards read from the offers of a period: per partner, ranked, and over time.
 
-One query reads the period's offers with what became of their leads; each partner's SLA
-calendar turns its answer times into business hours; portal.scorecards.metrics does the
-rest. A partner without offers in the period still has a row, with nothing to show.
+The database adds up each partner's offers of the period with what became of their leads
+(answer times are kept on the offers in the partner's SLA calendar's time);
+portal.scorecards.metrics turns the sums into scorecards. A partner without offers in the
+period still has a row, with nothing to show.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,22 +24,25 @@ from portal import audit
 from portal.db import utcnow
 from portal.errors import NotFound, ValidationFailed
 from portal.extensions import db
-from portal.leads.inbox import STILL_OPEN, stale_after
+from portal.leads.inbox import LAST_UPDATE, STILL_OPEN, stale_after
 from portal.leads.models import Lead, LeadEvent, Offer
-from portal.partners.models import Partner, Product, Tier
+from portal.partners.models import Partner, PartnerProduct, Product, Tier
 from portal.scorecards import velocity
 from portal.scorecards.metrics import (
     ACCEPTED,
+    BUCKET_LABELS,
+    REACHED_SQL,
     REJECTED,
-    OfferOutcome,
+    RESPONSE_BUCKETS,
     QualityWeights,
     Scorecard,
-    scorecard,
+    Tally,
+    card_of,
+    percentile,
 )
-from portal.scorecards.models import ScorecardSettings
-from portal.scorecards.periods import CUSTOM, Period, trail
-from portal.sla.clock import business_elapsed
-from portal.sla.policy import PartnerSla, default_policy, partner_sla
+from portal.scorecards.models import ScorecardSettings, TierQuality
+from portal.scorecards.periods import CUSTOM, Period, month_of, quarter_of, trail
+from portal.sla.policy import PartnerSla, answer_seconds, default_policy, partner_sla, sla_calendar
 from portal.tenancy.services import note_config_change
 
 # The columns a ranking may be sorted by, and whether the best come first when high.
@@ -64,21 +69,26 @@ def cards(
     *,
     tier_id: int | None = None,
     country: str | None = None,
+    product_id: int | None = None,
     partner_ids: Collection[int] | None = None,
 ) -> list[PartnerCard]:
-    """The scorecard of every partner (or of those chosen) for the period, by name."""
+    """The scorecard of every partner (or of those chosen) for the period, by name. For a
+    product: the partners that sell it, each by its offers of leads for that product."""
     query = sa.select(Partner).options(selectinload(Partner.sla_policy)).order_by(Partner.name)
     if tier_id is not None:
         query = query.where(Partner.tier_id == tier_id)
     if country:
         query = query.where(Partner.country == country.upper())
+    if product_id is not None:
+        sells = sa.select(PartnerProduct.partner_id).where(PartnerProduct.product_id == product_id)
+        query = query.where(Partner.id.in_(sells))
     if partner_ids is not None:
         query = query.where(Partner.id.in_(list(partner_ids)))
     partners = list(db.session.scalars(query))
-    default = default_policy()
-    slas = {p.id: partner_sla(p, default) for p in partners}
-    outcomes = _outcomes(period, slas)
+    every = tier_id is None and not country and product_id is None and partner_ids is None
+    sums = tallies(period, None if every else [p.id for p in partners], product_id=product_id)
     weights = quality_weights()
+    default = default_policy()
     return [
         PartnerCard(
             p.id,
@@ -86,10 +96,13 @@ def cards(
             p.tier.name,
             p.tier.rank,
             p.country,
-            scorecard(outcomes.get(p.id, ()), weights, slas[p.id].calendar.response_hours),
+            card_of(sums.get(p.id, EMPTY), weights, sla_calendar(p, default)[0].response_hours),
         )
         for p in partners
     ]
+
+
+EMPTY = Tally()
 
 
 def ranking(
@@ -125,68 +138,203 @@ class Trend:
 
 def trend(partner: PartnerCard, period: Period, count: int = TREND_PERIODS) -> list[Trend]:
     """The partner's scorecard over the periods ending with this one, beside the median
-    quality of the partners of its tier."""
+    quality of the partners of its tier (kept per period, see tier_medians)."""
+    tier_id = db.session.scalar(sa.select(Partner.tier_id).where(Partner.id == partner.partner_id))
     out = []
     for each in trail(period, count):
-        tier_cards = [c for c in cards(each) if c.tier_rank == partner.tier_rank]
-        own = next((c.card for c in tier_cards if c.partner_id == partner.partner_id), None)
-        qualities = [c.card.quality for c in tier_cards if c.card.quality is not None]
-        median = statistics.median(qualities) if qualities else None
-        out.append(Trend(each, own or scorecard([]), median))
+        own = partner_card(partner.partner_id, each).card
+        out.append(Trend(each, own, tier_medians(each).get(tier_id)))
     return out
 
 
-def _outcomes(period: Period, slas: dict[int, PartnerSla]) -> dict[int, list[OfferOutcome]]:
-    """The period's offers of these partners, as outcomes, by partner."""
-    if not slas:
+# How long a kept tier median is good for: the hourly job works the recent ones out again.
+TIER_MEDIAN_FRESH = timedelta(hours=2)
+
+
+def tier_medians(period: Period, *, refresh: bool = False) -> dict[int, float | None]:
+    """The median quality of each tier's partners over the period: as kept, unless it is
+    older than TIER_MEDIAN_FRESH (or refresh is asked), then worked out and kept again."""
+    now = utcnow()
+    kept = list(db.session.scalars(sa.select(TierQuality).where(TierQuality.period == period.key)))
+    if kept and not refresh and all(now - row.computed_at < TIER_MEDIAN_FRESH for row in kept):
+        return {row.tier_id: row.median for row in kept}
+    qualities: dict[int, list[int]] = defaultdict(list)
+    tier_of = dict(db.session.execute(sa.select(Partner.id, Partner.tier_id)).all())
+    for row in cards(period):
+        if row.card.quality is not None:
+            qualities[tier_of[row.partner_id]].append(row.card.quality)
+    medians = {
+        tier_id: statistics.median(qualities[tier_id]) if qualities[tier_id] else None
+        for tier_id in db.session.scalars(sa.select(Tier.id))
+    }
+    db.session.execute(sa.delete(TierQuality).where(TierQuality.period == period.key))
+    db.session.add_all(
+        TierQuality(period=period.key, tier_id=tier_id, median=median,
+                    partners=len(qualities[tier_id]), computed_at=now)
+        for tier_id, median in medians.items()
+    )  # fmt: skip
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        db.session.rollback()  # another request kept the same medians at the same time
+    return medians
+
+
+def refresh_tier_medians(today: date) -> None:
+    """Work out again the tier medians of the periods a partner page shows by default."""
+    for period in [
+        *trail(month_of(today), TREND_PERIODS),
+        *trail(quarter_of(today), TREND_PERIODS),
+    ]:
+        tier_medians(period, refresh=True)
+
+
+def forget_tier_medians() -> None:
+    """The quality rules changed: every kept median is out of date."""
+    db.session.execute(sa.delete(TierQuality))
+
+
+def tallies(
+    period: Period, partner_ids: Collection[int] | None = None, *, product_id: int | None = None
+) -> dict[int, Tally]:
+    """What each partner's offers of the period add up to (all partners, or these; all
+    leads, or a product's), by partner: one GROUP BY over the offers and their leads, and
+    one for the answer times' median and 90th percentile."""
+    if partner_ids is not None and not partner_ids:
         return {}
+    in_period = [Offer.offered_at >= period.starts_at, Offer.offered_at < period.ends_at]
+    if partner_ids is not None:
+        in_period.append(Offer.partner_id.in_(list(partner_ids)))
+    if product_id is not None:
+        in_period.append(Offer.lead_id.in_(sa.select(Lead.id).where(Lead.product_id == product_id)))
+    accepted = Offer.state == ACCEPTED
+    answered = Offer.state.in_((ACCEPTED, REJECTED))
+    won_deal = sa.and_(
+        accepted, Lead.state == "won", Lead.won_minor.is_not(None), Lead.won_currency.is_not(None)
+    )
+    seconds = Offer.response_seconds
+    buckets, lower = [], 0.0
+    for _label, limit in RESPONSE_BUCKETS:
+        bucket = sa.and_(answered, seconds >= int(lower * 3600))
+        if limit != math.inf:
+            bucket = sa.and_(bucket, seconds < int(limit * 3600))
+        buckets.append(_count(bucket))
+        lower = limit
+    currency = sa.case((won_deal, Lead.won_currency))
     query = (
         sa.select(
             Offer.partner_id,
             Offer.state,
             Offer.reason_code,
-            Offer.offered_at,
-            Offer.decided_at,
-            Offer.due_at,
-            Lead.state,
-            Lead.opportunity_minor,
-            Lead.won_minor,
-            Lead.won_currency,
-            Lead.partner_updated_at,
-            Lead.updated_at,
+            currency,
+            sa.func.count(),
+            _count(sa.and_(answered, Offer.decided_at <= Offer.due_at)),
+            _count(
+                sa.and_(
+                    accepted,
+                    sa.or_(Lead.opportunity_minor.is_not(None), Lead.state.in_(REACHED_SQL)),
+                )
+            ),
+            _count(sa.and_(accepted, Lead.state == "won")),
+            _count(
+                sa.and_(
+                    accepted, Lead.state.in_(STILL_OPEN), utcnow() - stale_after() > LAST_UPDATE
+                )
+            ),
+            sa.func.sum(sa.case((won_deal, Lead.won_minor), else_=0)),
+            *buckets,
         )
         .join(Lead, Lead.id == Offer.lead_id)
-        .where(Offer.offered_at >= period.starts_at, Offer.offered_at < period.ends_at)
-        .where(Offer.partner_id.in_(list(slas)))
+        .where(*in_period)
+        .group_by(Offer.partner_id, Offer.state, Offer.reason_code, currency)
     )
-    now, after = utcnow(), stale_after()
-    by_partner: dict[int, list[OfferOutcome]] = defaultdict(list)
+    parts: dict[int, dict[str, Any]] = {}
     for row in db.session.execute(query):
-        by_partner[row[0]].append(_outcome(row, slas[row[0]], now, after))
-    return by_partner
+        (partner_id, state, reason, won_currency, count, in_time, reached_sql, won, stale,
+         revenue, *bucket_counts) = row  # fmt: skip
+        acc = parts.setdefault(partner_id, _blank())
+        acc["states"][state] += count
+        if state == REJECTED:
+            acc["rejected_by_reason"][reason or "none"] += count
+        if won_currency:
+            acc["won_revenue"][won_currency] += int(revenue or 0)
+        acc["in_time"] += int(in_time)
+        acc["reached_sql"] += int(reached_sql)
+        acc["won"] += int(won)
+        acc["stale"] += int(stale)
+        for label, n in zip(BUCKET_LABELS, bucket_counts, strict=True):
+            acc["response_buckets"][label] += int(n)
+    for partner_id, (median, p90) in _answer_percentiles(in_period).items():
+        if partner_id in parts:
+            parts[partner_id]["response_median_h"] = median
+            parts[partner_id]["response_p90_h"] = p90
+    return {partner_id: Tally(**values) for partner_id, values in parts.items()}
 
 
-def _outcome(row: sa.Row, sla: PartnerSla, now: datetime, after: timedelta) -> OfferOutcome:
-    (_, state, reason, offered_at, decided_at, due_at, lead_state, opportunity, won_minor,
-     won_currency, partner_updated_at, updated_at) = row  # fmt: skip
-    answered = state in (ACCEPTED, REJECTED) and decided_at is not None
-    hours = None
-    if answered:
-        elapsed = business_elapsed(offered_at, decided_at, sla.calendar, sla.is_holiday)
-        hours = elapsed.total_seconds() / 3600
-    held = state == ACCEPTED
-    last = partner_updated_at or updated_at
-    return OfferOutcome(
-        state=state,
-        reason_code=reason,
-        answered_in_time=(decided_at <= due_at) if answered else None,
-        response_hours=hours,
-        lead_state=lead_state if held else None,
-        had_opportunity=held and opportunity is not None,
-        won_minor=won_minor if held else None,
-        won_currency=won_currency if held else None,
-        stale=held and lead_state in STILL_OPEN and last is not None and now - last > after,
+def _count(condition: Any) -> Any:
+    return sa.func.sum(sa.case((condition, 1), else_=0))
+
+
+def _blank() -> dict[str, Any]:
+    return {
+        "states": Counter(), "rejected_by_reason": Counter(), "won_revenue": Counter(),
+        "response_buckets": Counter(), "in_time": 0, "reached_sql": 0, "won": 0, "stale": 0,
+    }  # fmt: skip
+
+
+def _answer_percentiles(in_period: list[Any]) -> dict[int, tuple[float, float]]:
+    """The median and 90th percentile answer time (hours) of each partner's answered offers
+    by nearest rank: PostgreSQL's percentile_disc; SQLite has none, so its answer times
+    are read and ranked here."""
+    answered = [*in_period, Offer.state.in_((ACCEPTED, REJECTED)),
+                Offer.response_seconds.is_not(None)]  # fmt: skip
+    if db.session.get_bind().dialect.name == "postgresql":
+        seconds = Offer.response_seconds
+        query = (
+            sa.select(
+                Offer.partner_id,
+                sa.func.percentile_disc(0.5).within_group(seconds),
+                sa.func.percentile_disc(0.9).within_group(seconds),
+            )
+            .where(*answered)
+            .group_by(Offer.partner_id)
+        )
+        return {pid: (median / 3600, p90 / 3600) for pid, median, p90 in db.session.execute(query)}
+    query = (
+        sa.select(Offer.partner_id, Offer.response_seconds)
+        .where(*answered)
+        .order_by(Offer.partner_id, Offer.response_seconds)
     )
+    by_partner: dict[int, list[float]] = defaultdict(list)
+    for partner_id, value in db.session.execute(query):
+        by_partner[partner_id].append(value / 3600)
+    return {
+        pid: (percentile(hours, 0.5), percentile(hours, 0.9))  # type: ignore[misc]
+        for pid, hours in by_partner.items()
+    }
+
+
+def fill_answer_times(limit: int = 10_000) -> int:
+    """Work out the answer time of answered offers that have none (answered before it was
+    kept), up to limit of them; commits. How many were filled."""
+    missing = list(
+        db.session.scalars(
+            sa.select(Offer)
+            .where(Offer.state.in_((ACCEPTED, REJECTED)), Offer.response_seconds.is_(None))
+            .where(Offer.decided_at.is_not(None))
+            .options(selectinload(Offer.partner).selectinload(Partner.sla_policy))
+            .limit(limit)
+        )
+    )
+    default = default_policy()
+    slas: dict[int, PartnerSla] = {}
+    for offer in missing:
+        sla = slas.get(offer.partner_id) or slas.setdefault(
+            offer.partner_id, partner_sla(offer.partner, default)
+        )
+        offer.response_seconds = answer_seconds(sla, offer.offered_at, offer.decided_at)
+    db.session.commit()
+    return len(missing)
 
 
 # The offers behind a number ------------------------------------------------------------
@@ -235,8 +383,9 @@ def offers_behind(
     elif outcome == "won":
         query = query.where(accepted, Lead.state == "won")
     elif outcome == "stale":
-        last = sa.func.coalesce(Lead.partner_updated_at, Lead.updated_at)
-        query = query.where(accepted, Lead.state.in_(STILL_OPEN), last < utcnow() - stale_after())
+        query = query.where(
+            accepted, Lead.state.in_(STILL_OPEN), utcnow() - stale_after() > LAST_UPDATE
+        )
     if reason and outcome == "rejected":
         query = query.where(Offer.reason_code == (None if reason == "none" else reason))
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
@@ -386,6 +535,7 @@ def save_settings(raw: Mapping[str, Any], *, actor: Any) -> ScorecardSettings:
         db.session.flush()
     changes = audit.apply_changes(row, values)
     if changes:
+        forget_tier_medians()
         audit.record(db.session, actor=actor, action="scorecard_settings.updated", obj=row,
                      changes=changes)  # fmt: skip
     db.session.commit()
@@ -398,6 +548,10 @@ def save_settings(raw: Mapping[str, Any], *, actor: Any) -> ScorecardSettings:
 
 def tier_choices() -> list[tuple[int, str]]:
     return [(t.id, t.name) for t in db.session.scalars(sa.select(Tier).order_by(Tier.rank))]
+
+
+def product_choices() -> list[tuple[int, str]]:
+    return [(p.id, p.name) for p in db.session.scalars(sa.select(Product).order_by(Product.name))]
 
 
 def countries() -> list[str]:

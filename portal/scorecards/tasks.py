@@ -8,6 +8,7 @@ from collections.abc import Collection
 
 import sqlalchemy as sa
 
+from portal.db import utcnow
 from portal.extensions import db, queue
 from portal.jobs import job
 from portal.tenancy.models import Tenant
@@ -27,7 +28,9 @@ def recompute_partner_quality(tenant_id: int, partner_ids: list[int] | None) -> 
 
 @job(queue="default", timeout=1800)
 def recompute_quality_everywhere() -> int:
-    """Every tenant's partners' quality, worked out again; how many changed."""
+    """Every tenant's partners' quality, worked out again, and the tier medians of the
+    recent months and quarters; how many qualities changed. Answer times not kept yet
+    (offers answered before they were) are filled in first."""
     from portal.scorecards import services
 
     with unscoped():
@@ -37,7 +40,10 @@ def recompute_quality_everywhere() -> int:
     for tenant_id in tenants:
         with tenant_scope(tenant_id):
             try:
+                while services.fill_answer_times():
+                    pass
                 changed += services.recompute_quality()
+                services.refresh_tier_medians(utcnow().date())
             except Exception:
                 db.session.rollback()
                 log.exception("quality of the partners of tenant %s not worked out", tenant_id)

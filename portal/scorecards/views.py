@@ -36,10 +36,13 @@ def index() -> Any:
     period, period_error = _period()
     tier_id = request.args.get("tier", type=int)
     country = (request.args.get("country") or "").strip().upper() or None
+    product_id = request.args.get("product", type=int)
     sort = request.args.get("sort", "quality")
     if sort not in services.SORTS:
         sort = "quality"
-    rows = services.ranking(services.cards(period, tier_id=tier_id, country=country), sort)
+    found = services.cards(period, tier_id=tier_id, country=country, product_id=product_id)
+    rows = services.ranking(found, sort)
+    products = services.product_choices()
     return render_template(
         "scorecards/index.html",
         rows=rows,
@@ -48,8 +51,11 @@ def index() -> Any:
         sort=sort,
         tier_id=tier_id,
         country=country,
+        product_id=product_id,
+        product=dict(products).get(product_id) if product_id is not None else None,
         tiers=services.tier_choices(),
         countries=services.countries(),
+        products=products,
     )
 
 

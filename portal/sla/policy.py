@@ -17,7 +17,14 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.partners.models import Partner, SlaPolicy
-from portal.sla.clock import NoWorkingTime, SlaCalendar, due_at, parse_time, point_in_window
+from portal.sla.clock import (
+    NoWorkingTime,
+    SlaCalendar,
+    business_elapsed,
+    due_at,
+    parse_time,
+    point_in_window,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +93,13 @@ def deadline(sla: PartnerSla, now: datetime) -> datetime:
         # A policy saved without working time cannot stop a lead: count wall-clock hours.
         log.warning("an SLA policy has no working time; counting wall-clock hours")
         return now + timedelta(hours=sla.calendar.response_hours)
+
+
+def answer_seconds(sla: PartnerSla, offered_at: datetime, answered_at: datetime) -> int:
+    """How long the partner took to answer, in seconds of its SLA calendar's time; kept on
+    the offer, so scorecards add answer times up in the database."""
+    elapsed = business_elapsed(offered_at, answered_at, sla.calendar, sla.is_holiday)
+    return round(elapsed.total_seconds())
 
 
 def reminder_times(

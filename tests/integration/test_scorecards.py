@@ -155,6 +155,7 @@ def _history(app, world, partner_id, state, count):
                 lead_id=lead.id, partner_id=partner_id, state=state,
                 offered_at=now - timedelta(hours=1), due_at=now - timedelta(minutes=1),
                 decided_at=now - timedelta(minutes=59 if state == "accepted" else 1),
+                response_seconds=60 if state == "accepted" else None,
             )  # fmt: skip
         db.session.commit()
         recompute_quality()
