@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 # Offer states, as the offers table keeps them.
 OPEN, ACCEPTED, REJECTED, EXPIRED, RECALLED = "open", "accepted", "rejected", "expired", "recalled"
+OFFER_STATES = (OPEN, ACCEPTED, REJECTED, EXPIRED, RECALLED)
 # How answer times are grouped for their distribution: (label, up to so many hours).
 RESPONSE_BUCKETS = (
     ("under 1 h", 1.0), ("1 to 4 h", 4.0), ("4 to 8 h", 8.0), ("8 to 24 h", 24.0),
