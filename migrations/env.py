@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from portal.tenancy.scoping import unscoped
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -95,7 +97,9 @@ def run_migrations_online():
         try:
             context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
-            with context.begin_transaction():
+            # A migration works on every tenant's rows: the row-level security policies
+            # would otherwise show it none.
+            with unscoped(), context.begin_transaction():
                 context.run_migrations()
                 if sqlite:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()

@@ -83,6 +83,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def _tune_engine(engine: sa.Engine) -> None:
+    if engine.dialect.name == "postgresql":
+        from portal.tenancy import rls
+
+        rls.install(engine)
+        return
     if engine.dialect.name != "sqlite":
         return
 

@@ -125,8 +125,22 @@ def copy_rows(
     ]
     quote = dialect.identifier_preparer
     listed = ", ".join(quote.quote(c.name) for c in columns)
-    statement = f"COPY {quote.format_table(table)} ({listed}) FROM STDIN"
     pick = list if names is not None else _picker(given)
+    from portal.tenancy import rls  # the tenancy room builds on this module
+
+    rls.tell(connection)  # COPY goes past the events that name the tenant
+    target = quote.format_table(table)
+    staged = _row_security_active(connection, table)
+    if staged:
+        # PostgreSQL refuses COPY into a table whose row-level security applies to the
+        # role: the rows go to a temporary table of the same columns, then into the table
+        # with one INSERT ... SELECT, which the policy checks row by row.
+        target = f"copy_{table.name}_{next(_staging_names)}"
+        connection.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE {target} ON COMMIT DROP AS"
+            f" SELECT {listed} FROM {quote.format_table(table)} WITH NO DATA"
+        )
+    statement = f"COPY {target} ({listed}) FROM STDIN"
     driver = connection.connection.driver_connection
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
@@ -139,6 +153,28 @@ def copy_rows(
                 copy.write_row(values)
     except dialect.loaded_dbapi.Error as exc:
         raise sa.exc.DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error) from exc
+    if staged:
+        connection.exec_driver_sql(
+            f"INSERT INTO {quote.format_table(table)} ({listed}) SELECT {listed} FROM {target}"
+        )
+        connection.exec_driver_sql(f"DROP TABLE {target}")
+
+
+_staging_names = itertools.count(1)
+_RLS_ACTIVE = "portal_row_security_active"
+
+
+def _row_security_active(connection: sa.Connection, table: sa.Table) -> bool:
+    """Whether row-level security holds the connection's role on the table; asked once a
+    table per database connection (the role does not change)."""
+    known = connection.info.setdefault(_RLS_ACTIVE, {})
+    if table.name not in known:
+        known[table.name] = bool(
+            connection.exec_driver_sql(
+                "SELECT row_security_active(%(name)s::regclass)", {"name": table.name}
+            ).scalar()
+        )
+    return known[table.name]
 
 
 def draw_ids(connection: sa.Connection, table: sa.Table, count: int) -> list[int]:

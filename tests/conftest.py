@@ -42,7 +42,7 @@ def fresh_database(tmp_dir: Path) -> Iterator[str]:
         return
     if BACKEND != "postgresql":
         raise pytest.UsageError(f"TEST_DATABASE must be sqlite or postgresql, not {BACKEND!r}")
-    with postgres_database(PG_ADMIN_URL, "portal_test_") as url:
+    with postgres_database(PG_ADMIN_URL, "portal_test_", app_role=True) as url:
         yield url
 
 

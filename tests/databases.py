@@ -16,15 +16,35 @@ from flask_migrate import upgrade
 from portal import create_app
 
 
+# The role the app connects as in the tests, as in production: it owns its database, and
+# is neither superuser nor BYPASSRLS, so row-level security holds it.
+APP_ROLE = "portal_app_test"
+
+
 @contextmanager
-def postgres_database(admin_url: str, prefix: str) -> Iterator[str]:
-    """A new database named prefix + a random part on the server of admin_url; dropped after."""
+def postgres_database(admin_url: str, prefix: str, *, app_role: bool = False) -> Iterator[str]:
+    """A new database named prefix + a random part on the server of admin_url; dropped after.
+
+    With app_role, the database belongs to APP_ROLE and the URL given signs in as it;
+    otherwise as admin_url's user.
+    """
     name = f"{prefix}{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        owner = ""
+        if app_role:
+            connection.exec_driver_sql(
+                "DO $$ BEGIN"
+                f" CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;"
+                " EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+            )
+            owner = f" OWNER {APP_ROLE}"
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"{owner}')
+    url = sa.make_url(admin_url).set(database=name)
+    if app_role:
+        url = url.set(username=APP_ROLE, password=None)
     try:
-        yield admin_url.rsplit("/", 1)[0] + "/" + name
+        yield url.render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -31,6 +31,7 @@ from portal.leads import intake, lead_score
 from portal.leads.lifecycle import Action, LeadState, next_state
 from portal.leads.models import Lead, LeadEvent
 from portal.partners.models import Product
+from portal.tenancy import rls
 from portal.tenancy.scoping import TenantScopeError, current_tenant_id
 
 Status = Literal["created", "existing", "invalid", "new"]  # "new": a preview would create it
@@ -247,6 +248,7 @@ def _finder() -> Iterator[_PipelinedFinder | _GatheringFinder]:
     if tenant_id is None:
         raise TenantScopeError("leads are looked up for one tenant; none is in scope")
     connection = db.session.connection()
+    rls.tell(connection)  # the pipeline goes past the events that name the tenant
     driver = connection.connection.driver_connection
     try:
         with driver.pipeline():

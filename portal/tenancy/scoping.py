@@ -18,12 +18,17 @@ from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from portal.db import TenantScoped
 
-_UNSCOPED = object()
+UNSCOPED = object()
 _current: ContextVar[int | object | None] = ContextVar("current_tenant", default=None)
 
 
 class TenantScopeError(RuntimeError):
     """A tenant table was touched with no tenant in scope, or across tenants."""
+
+
+def scope() -> int | object | None:
+    """The tenant id in scope, UNSCOPED across tenants, or None outside any tenant."""
+    return _current.get()
 
 
 def current_tenant_id() -> int | None:
@@ -44,7 +49,7 @@ def tenant_scope(tenant_id: int) -> Iterator[None]:
 @contextmanager
 def unscoped() -> Iterator[None]:
     """Run the block across tenants: only for login, CLI and system-wide jobs."""
-    token = _current.set(_UNSCOPED)
+    token = _current.set(UNSCOPED)
     try:
         yield
     finally:
@@ -69,7 +74,7 @@ def _scope_statement(state: ORMExecuteState) -> None:
     if not (state.is_select or state.is_update or state.is_delete):
         return
     scope = _current.get()
-    if scope is _UNSCOPED:
+    if scope is UNSCOPED:
         return
     if scope is None:
         if _touches_tenant_tables(state):
@@ -88,7 +93,7 @@ def _scope_statement(state: ORMExecuteState) -> None:
 @event.listens_for(Session, "before_flush")
 def _stamp_and_guard_writes(session: Session, flush_context: object, instances: object) -> None:
     scope = _current.get()
-    if scope is _UNSCOPED:
+    if scope is UNSCOPED:
         return
     for obj in session.new:
         if not isinstance(obj, TenantScoped):

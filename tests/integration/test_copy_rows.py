@@ -14,7 +14,7 @@ from tests.databases import make_app, postgres_database
 @pytest.fixture(scope="module")
 def app():
     """PostgreSQL, on either run of the suite: COPY is PostgreSQL's."""
-    with postgres_database(PG_ADMIN_URL, "portal_test_") as url:
+    with postgres_database(PG_ADMIN_URL, "portal_test_", app_role=True) as url:
         app = make_app(url)
         yield app
         with app.app_context():
@@ -39,7 +39,7 @@ def _stored(app, tenant_id, external_id):
 
 
 def test_copied_rows_read_back_as_inserted_rows_with_the_same_defaults(app, world):
-    with app.app_context():
+    with app.app_context(), tenant_scope(world.a.id):
         db.session.execute(sa.insert(Lead.__table__), [_row(world.a.id, 1)])
         copy_rows(db.session.connection(), Lead.__table__, [_row(world.a.id, 2)])
         db.session.commit()
@@ -52,7 +52,7 @@ def test_copied_rows_read_back_as_inserted_rows_with_the_same_defaults(app, worl
 
 
 def test_a_unique_key_already_taken_is_an_integrity_error(app, world):
-    with app.app_context():
+    with app.app_context(), tenant_scope(world.a.id):
         copy_rows(db.session.connection(), Lead.__table__, [_row(world.a.id, 1)])
         with pytest.raises(sa.exc.IntegrityError):
             copy_rows(db.session.connection(), Lead.__table__, [_row(world.a.id, 1)])
@@ -60,7 +60,7 @@ def test_a_unique_key_already_taken_is_an_integrity_error(app, world):
 
 
 def test_no_rows_write_nothing(app, world):
-    with app.app_context():
+    with app.app_context(), tenant_scope(world.a.id):
         copy_rows(db.session.connection(), Lead.__table__, [])
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Lead.__table__)) == 0
 
@@ -72,7 +72,7 @@ def test_values_shared_by_rows_are_written_to_each_of_them(app, world):
         _row(world.a.id, n, bant={}, score_breakdown=breakdown, created_at=at, updated_at=at)
         for n in (1, 2)
     ]
-    with app.app_context():
+    with app.app_context(), tenant_scope(world.a.id):
         copy_rows(db.session.connection(), Lead.__table__, rows)
         db.session.commit()
     for n in (1, 2):
@@ -83,7 +83,7 @@ def test_values_shared_by_rows_are_written_to_each_of_them(app, world):
 
 def test_rows_given_as_values_in_the_order_of_the_named_columns(app, world):
     names = ("tenant_id", "company_name", "external_id", "bant")
-    with app.app_context():
+    with app.app_context(), tenant_scope(world.a.id):
         copy_rows(
             db.session.connection(),
             Lead.__table__,
@@ -103,7 +103,7 @@ def test_rows_made_as_they_are_written_by_a_generator(app, world):
             made.append(n)
             yield _row(world.a.id, n)
 
-    with app.app_context():
+    with app.app_context(), tenant_scope(world.a.id):
         copy_rows(db.session.connection(), Lead.__table__, rows())
         copy_rows(db.session.connection(), Lead.__table__, iter(()))  # nothing to write
         db.session.commit()

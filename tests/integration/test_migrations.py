@@ -9,6 +9,7 @@ from flask_migrate import downgrade, upgrade
 
 from portal import create_app
 from portal.extensions import db
+from portal.tenancy.scoping import unscoped
 from tests.conftest import fresh_database, make_app
 
 
@@ -61,10 +62,10 @@ def test_postal_prefixes_with_the_old_default_code_get_the_new_one_where_it_is_f
                     ],
                 )
             upgrade()
-            with db.engine.connect() as connection:
+            with unscoped(), db.engine.connect() as connection:
                 upgraded = _migrated_codes(connection)
             downgrade(revision="0011")
-            with db.engine.connect() as connection:
+            with unscoped(), db.engine.connect() as connection:
                 downgraded = _migrated_codes(connection)
             db.engine.dispose()
     assert upgraded == (
@@ -100,11 +101,11 @@ def test_a_populated_database_migrates_up_and_down_with_its_keys_intact(tmp_path
             from portal.demo import build_demo
 
             build_demo(password="demo-portal-2026", leads_per_tenant=500)
-            with db.engine.connect() as connection:
+            with unscoped(), db.engine.connect() as connection:
                 before = connection.exec_driver_sql("SELECT count(*) FROM lead_event").scalar()
             downgrade(revision="0016")
             upgrade()
-            with db.engine.connect() as connection:
+            with unscoped(), db.engine.connect() as connection:
                 after = connection.exec_driver_sql("SELECT count(*) FROM lead_event").scalar()
                 if connection.dialect.name == "sqlite":
                     assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
