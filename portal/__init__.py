@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from portal import config as settings
+from portal import logs
 from portal.api import schemas as api_schemas
 from portal.db import MAX_ID
 
@@ -40,6 +40,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         "ApiKey": {"type": "http", "scheme": "bearer", "description": "A tenant API key"}
     }
     app.config.from_mapping(settings.load(app.instance_path, overrides))
+    logs.init_app(app)  # first, so its request hooks wrap everyone else's
     # Ids beyond the id columns' range cannot exist: such a URL is a 404, not a database error.
     app.url_map.converters["int"] = DatabaseId
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -47,7 +48,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
-    logging.basicConfig(level=logging.INFO)
     return app
 
 

@@ -16,6 +16,7 @@ tenant_cli = AppGroup("tenant", help="Manage tenants.")
 user_cli = AppGroup("user", help="Manage users.")
 rq_cli = AppGroup("rq", help="Run RQ workers and the periodic scheduler.")
 sla_cli = AppGroup("sla", help="The SLA clock: expire overdue offers, send reminders.")
+apikey_cli = AppGroup("apikey", help="Manage API keys.")
 
 
 def _fail(exc: ServiceError) -> None:
@@ -67,6 +68,25 @@ def create_user(
     except ServiceError as exc:
         _fail(exc)
     click.echo(f"Created {user.role} {user.email} in {tenant.slug}.")
+
+
+@apikey_cli.command("create")
+@click.option("--tenant", "tenant_slug", required=True, help="The tenant's slug.")
+@click.option("--name", required=True, help="The system that will use the key.")
+@click.option("--by", "admin_email", required=True, help="The admin recorded as its creator.")
+def create_api_key(tenant_slug: str, name: str, admin_email: str) -> None:
+    """Create an API key and print it: it is shown this once only."""
+    from portal.tenancy import services
+    from portal.tenancy.scoping import tenant_scope
+
+    try:
+        tenant = services.tenant_by_slug(tenant_slug)
+        with tenant_scope(tenant.id):
+            admin = services.key_manager_by_email(admin_email)
+            _, secret = services.create_api_key(name, actor=admin)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(secret)
 
 
 @click.command("demo")
@@ -192,5 +212,5 @@ def sla_sweep(loop: bool, interval: float) -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (tenant_cli, user_cli, rq_cli, sla_cli, demo, serve):
+    for command in (tenant_cli, user_cli, apikey_cli, rq_cli, sla_cli, demo, serve):
         app.cli.add_command(command)

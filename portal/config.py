@@ -52,6 +52,7 @@ VARIABLES = (
     Variable("SMTP_PASSWORD", "(none)", "SMTP password"),
     Variable("SMTP_FROM", "portal@localhost", "the sender of the portal's e-mails"),
     Variable("WEBHOOK_TIMEOUT_SECONDS", "5", "how long a webhook endpoint has to answer"),
+    Variable("LOG_FORMAT", "json in production, else text", "json: one JSON object per log line"),
     Variable(
         "INPROCESS_SWEEP_SECONDS",
         "10",
@@ -89,6 +90,9 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
     env = overrides.get("PORTAL_ENV") or env_str("PORTAL_ENV", "development")
     if env not in ENVIRONMENTS:
         raise ConfigError(f"PORTAL_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+    log_format = env_str("LOG_FORMAT")
+    if log_format not in (None, "json", "text"):
+        raise ConfigError(f"LOG_FORMAT must be json or text, not {log_format!r}")
     default_db = "sqlite:///" + str(Path(instance_path) / "portal.db")
     secret = env_str("SECRET_KEY")
     if secret is None and env != "production":
@@ -100,6 +104,7 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(env_str("DATABASE_URL", default_db)),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "json_serializer": json_text},
         "REDIS_URL": env_str("REDIS_URL"),
+        "LOG_FORMAT": log_format,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production",

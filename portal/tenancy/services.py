@@ -20,7 +20,7 @@ from portal.errors import Conflict, NotFound, ValidationFailed
 from portal.extensions import db
 from portal.tenancy import passwords
 from portal.tenancy.models import ApiKey, AuthSession, Tenant, User
-from portal.tenancy.roles import Role, requires_partner
+from portal.tenancy.roles import Permission, Role, requires_partner
 from portal.tenancy.scoping import current_tenant_id, tenant_scope, unscoped
 from portal.tenancy.seeding import seed_defaults
 
@@ -344,6 +344,14 @@ def api_keys() -> list[ApiKey]:
     """The tenant's API keys, live ones first, newest first."""
     query = sa.select(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc())
     return list(db.session.scalars(query))
+
+
+def key_manager_by_email(email: str) -> User:
+    """The current tenant's active user with this e-mail who may manage API keys."""
+    user = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+    if user is None or not user.active or not user.can(Permission.MANAGE_API_KEYS):
+        raise NotFound(f"no active admin {email!r} in this tenant")
+    return user
 
 
 def create_api_key(name: str, *, actor: User) -> tuple[ApiKey, str]:

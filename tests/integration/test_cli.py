@@ -92,3 +92,28 @@ def test_user_create_explains_each_refusal(app):
         ]
     )
     assert missing.exit_code != 0 and "no tenant" in missing.output
+
+
+def _create_key(app, email: str, tenant: str = "tenant-a"):
+    return app.test_cli_runner().invoke(
+        args=["apikey", "create", "--tenant", tenant, "--name", "CRM", "--by", email]
+    )
+
+
+def test_apikey_create_prints_a_key_that_opens_the_tenant_s_api(app, client, world):
+    result = _create_key(app, "Admin@Tenant-A.example")
+    assert result.exit_code == 0, result.output
+    secret = result.output.strip()
+    answer = client.get("/api/v1/tenant", headers={"Authorization": f"Bearer {secret}"})
+    assert (answer.status_code, answer.get_json()["tenant"]["slug"]) == (200, "tenant-a")
+
+
+def test_apikey_create_is_refused_for_anyone_but_an_admin_of_the_tenant(app, world):
+    for email, tenant in (
+        ("channel_manager@tenant-a.example", "tenant-a"),
+        ("admin@tenant-b.example", "tenant-a"),
+        ("nobody@tenant-a.example", "tenant-a"),
+    ):
+        result = _create_key(app, email, tenant)
+        assert result.exit_code != 0 and "no active admin" in result.output, (email, result.output)
+    assert "no tenant" in _create_key(app, "admin@tenant-a.example", "nope").output
