@@ -23,6 +23,15 @@ def admin_url() -> str:
     return url
 
 
+def app_database(prefix: str) -> Any:
+    """A throwaway database on DATABASE_URL's server that the app uses as in production:
+    as a role that owns it and is neither superuser nor BYPASSRLS, so row-level security
+    holds every statement, as it holds the deployed app's."""
+    from tests.databases import postgres_database
+
+    return postgres_database(admin_url(), prefix, app_role=True)
+
+
 def redis_url() -> str:
     """REDIS_URL, where the benchmark's jobs are queued; it is emptied before and after."""
     return os.environ.get("REDIS_URL", DEFAULT_REDIS)

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import redis
-from common import admin_url, redis_url
+from common import app_database, redis_url
 from rq import SimpleWorker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,7 +34,7 @@ from portal.tenancy.models import Tenant, User
 from portal.tenancy.passwords import hash_password
 from portal.tenancy.scoping import tenant_scope
 from portal.tenancy.seeding import seed_defaults
-from tests.databases import make_app, postgres_database
+from tests.databases import make_app
 
 PASSWORD = "bench-lead-file-2026"
 TARGET_REQUEST_S = 2.0  # each request a person waits for
@@ -82,12 +82,11 @@ def _work_off(app) -> float:
 
 def main() -> None:
     lines = int(os.environ.get("BENCH_LINES", "100000"))
-    url = admin_url()
     redis_at = redis_url()
     redis.Redis.from_url(redis_at).flushdb()
     content = generate(lines)
     print(f"lead file: {lines:,} lines, {len(content) / 1e6:.1f} MB")
-    with postgres_database(url, "bench_lead_file_") as url:
+    with app_database("bench_lead_file_") as url:
         app = make_app(url, REDIS_URL=redis_at, RATELIMIT_STORAGE_URI=redis_at)
         with app.app_context():
             tenant = Tenant(slug="bench", name="Bench")

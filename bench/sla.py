@@ -18,7 +18,7 @@ from typing import Any
 
 import redis
 import sqlalchemy as sa
-from common import admin_url
+from common import app_database
 
 from portal.db import utcnow
 from portal.extensions import db
@@ -36,7 +36,7 @@ from portal.sla.sweep import sweep
 from portal.tenancy.models import Tenant
 from portal.tenancy.scoping import tenant_scope, unscoped
 from portal.tenancy.seeding import seed_defaults
-from tests.databases import make_app, postgres_database
+from tests.databases import make_app
 
 TARGET_OVERDUE_S = 10.0
 TARGET_IDLE_MS = 50.0
@@ -151,7 +151,8 @@ def count(query: Any) -> int:
 
 def measure(offers: int, overdue: int) -> dict[str, Any]:
     tenant_id, partner_ids, product_ids = make_programme()
-    generate_s = write_offers(tenant_id, partner_ids, product_ids, offers, overdue)
+    with tenant_scope(tenant_id):
+        generate_s = write_offers(tenant_id, partner_ids, product_ids, offers, overdue)
     print(f"wrote {offers:,} open offers ({overdue:,} overdue) in {generate_s:.1f} s")
     due = count(
         sa.select(sa.func.count())
@@ -202,7 +203,7 @@ def main() -> None:
     redis_url = None if redis_url.lower() in ("", "none") else redis_url
     if redis_url:
         redis.Redis.from_url(redis_url).flushdb()
-    with postgres_database(admin_url(), "bench_sla_") as url:
+    with app_database("bench_sla_") as url:
         app = make_app(url, REDIS_URL=redis_url)
         try:
             with app.app_context():

@@ -12,7 +12,7 @@ import math
 import re
 import statistics
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -75,6 +75,21 @@ def cards(
 ) -> list[PartnerCard]:
     """The scorecard of every partner (or of those chosen) for the period, by name. For a
     product: the partners that sell it, each by its offers of leads for that product."""
+    return cards_over(
+        [period], tier_id=tier_id, country=country, product_id=product_id,
+        partner_ids=partner_ids,
+    )[0]  # fmt: skip
+
+
+def cards_over(
+    periods: Sequence[Period],
+    *,
+    tier_id: int | None = None,
+    country: str | None = None,
+    product_id: int | None = None,
+    partner_ids: Collection[int] | None = None,
+) -> list[list[PartnerCard]]:
+    """cards() of each of the periods (which do not overlap), added up in one pass."""
     query = sa.select(Partner).options(selectinload(Partner.sla_policy)).order_by(Partner.name)
     if tier_id is not None:
         query = query.where(Partner.tier_id == tier_id)
@@ -87,19 +102,23 @@ def cards(
         query = query.where(Partner.id.in_(list(partner_ids)))
     partners = list(db.session.scalars(query))
     every = tier_id is None and not country and product_id is None and partner_ids is None
-    sums = tallies(period, None if every else [p.id for p in partners], product_id=product_id)
+    sums = tallies_over(periods, None if every else [p.id for p in partners], product_id=product_id)
     weights = quality_weights()
     default = default_policy()
+    windows = {p.id: sla_calendar(p, default)[0].response_hours for p in partners}
     return [
-        PartnerCard(
-            p.id,
-            p.name,
-            p.tier.name,
-            p.tier.rank,
-            p.country,
-            card_of(sums.get(p.id, EMPTY), weights, sla_calendar(p, default)[0].response_hours),
-        )
-        for p in partners
+        [
+            PartnerCard(
+                p.id,
+                p.name,
+                p.tier.name,
+                p.tier.rank,
+                p.country,
+                card_of(period_sums.get(p.id, EMPTY), weights, windows[p.id]),
+            )
+            for p in partners
+        ]
+        for period_sums in sums
     ]
 
 
@@ -141,11 +160,13 @@ def trend(partner: PartnerCard, period: Period, count: int = TREND_PERIODS) -> l
     """The partner's scorecard over the periods ending with this one, beside the median
     quality of the partners of its tier (kept per period, see tier_medians)."""
     tier_id = db.session.scalar(sa.select(Partner.tier_id).where(Partner.id == partner.partner_id))
-    out = []
-    for each in trail(period, count):
-        own = partner_card(partner.partner_id, each).card
-        out.append(Trend(each, own, tier_medians(each).get(tier_id)))
-    return out
+    periods = trail(period, count)
+    own = cards_over(periods, partner_ids=[partner.partner_id])
+    medians = kept_tier_medians(periods)
+    return [
+        Trend(each, rows[0].card if rows else card_of(EMPTY), medians[n].get(tier_id))
+        for n, (each, rows) in enumerate(zip(periods, own, strict=True))
+    ]
 
 
 # How long a kept tier median is good for: the hourly job works the recent ones out again.
@@ -181,6 +202,24 @@ def tier_medians(period: Period, *, refresh: bool = False) -> dict[int, float | 
     return medians
 
 
+def kept_tier_medians(periods: Sequence[Period]) -> list[dict[int, float | None]]:
+    """tier_medians() of each period: those kept and fresh read in one query, the others
+    worked out."""
+    now = utcnow()
+    kept: dict[str, list[TierQuality]] = defaultdict(list)
+    rows = sa.select(TierQuality).where(TierQuality.period.in_([p.key for p in periods]))
+    for row in db.session.scalars(rows):
+        kept[row.period].append(row)
+    out = []
+    for period in periods:
+        found = kept.get(period.key)
+        if found and all(now - row.computed_at < TIER_MEDIAN_FRESH for row in found):
+            out.append({row.tier_id: row.median for row in found})
+        else:
+            out.append(tier_medians(period, refresh=True))
+    return out
+
+
 def refresh_tier_medians(today: date) -> None:
     """Work out again the tier medians of the periods a partner page shows by default."""
     for period in [
@@ -199,18 +238,46 @@ def tallies(
     period: Period, partner_ids: Collection[int] | None = None, *, product_id: int | None = None
 ) -> dict[int, Tally]:
     """What each partner's offers of the period add up to (all partners, or these; all
-    leads, or a product's), by partner: one GROUP BY partner over the offers and their
-    leads (on PostgreSQL with the answer times' median and 90th percentile), and two small
-    ones for the rejections by reason and the won revenue by currency."""
+    leads, or a product's), by partner."""
+    return tallies_over([period], partner_ids, product_id=product_id)[0]
+
+
+def tallies_over(
+    periods: Sequence[Period],
+    partner_ids: Collection[int] | None = None,
+    *,
+    product_id: int | None = None,
+) -> list[dict[int, Tally]]:
+    """tallies() of each of the periods (which do not overlap), by period: one GROUP BY
+    partner and period over the offers and their leads (on PostgreSQL with the answer
+    times' median and 90th percentile), and two small ones for the rejections by reason
+    and the won revenue by currency."""
+    out: list[dict[int, Tally]] = [{} for _ in periods]
     if partner_ids is not None and not partner_ids:
-        return {}
-    chosen = [Offer.offered_at >= period.starts_at, Offer.offered_at < period.ends_at]
+        return out
+    chosen = [
+        Offer.offered_at >= min(p.starts_at for p in periods),
+        Offer.offered_at < max(p.ends_at for p in periods),
+    ]
     if partner_ids is not None:
         chosen.append(Offer.partner_id.in_(list(partner_ids)))
     if product_id is not None:
         chosen.append(Offer.lead_id.in_(sa.select(Lead.id).where(Lead.product_id == product_id)))
+    # The period an offer counts in: with one period, a constant outside the GROUP BY.
+    which, grouped = sa.literal_column("0"), []
+    if len(periods) > 1:
+        which = sa.case(
+            *((Offer.offered_at < p.ends_at, n) for n, p in sorted(
+                enumerate(periods), key=lambda pair: pair[1].starts_at
+            ))
+        )  # fmt: skip
+        grouped = [which]
+        chosen.append(sa.or_(*(
+            sa.and_(Offer.offered_at >= p.starts_at, Offer.offered_at < p.ends_at)
+            for p in periods
+        )))  # fmt: skip
     postgres = db.session.get_bind().dialect.name == "postgresql"
-    if postgres:
+    if postgres and partner_ids is None:
         # One scan of a quarter's million offers: a hash join and a hash aggregate in memory
         # instead of sorts spilled to disk; compiling it to machine code costs more than it saves.
         db.session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
@@ -234,6 +301,7 @@ def tallies(
     stale_before = utcnow() - stale_after()
     query = (
         sa.select(
+            which,
             Offer.partner_id,
             *(_count(Offer.state == state) for state in OFFER_STATES),
             _count(sa.and_(answered, Offer.decided_at <= Offer.due_at)),
@@ -250,18 +318,18 @@ def tallies(
         )
         .join(Lead, Lead.id == Offer.lead_id)
         .where(*chosen)
-        .group_by(Offer.partner_id)
+        .group_by(*grouped, Offer.partner_id)
     )
-    sums: dict[int, dict[str, Any]] = {}
+    sums: dict[tuple[int, int], dict[str, Any]] = {}
     width = len(OFFER_STATES)
-    for partner_id, *row in db.session.execute(query):
+    for n, partner_id, *row in db.session.execute(query):
         states, (in_time, reached_sql, won, stale), rest = (
             row[:width],
             row[width : width + 4],
             row[width + 4 :],
         )
-        sums[partner_id] = {
-            "states": {s: int(n) for s, n in zip(OFFER_STATES, states, strict=True) if n},
+        sums[(n, partner_id)] = {
+            "states": {s: int(c) for s, c in zip(OFFER_STATES, states, strict=True) if c},
             "in_time": int(in_time), "reached_sql": int(reached_sql), "won": int(won),
             "stale": int(stale),
             "response_buckets": dict(zip(BUCKET_LABELS, map(int, rest[:len(BUCKET_LABELS)]),
@@ -270,51 +338,55 @@ def tallies(
         }  # fmt: skip
         if postgres:
             median, p90 = rest[len(BUCKET_LABELS) :]
-            sums[partner_id]["response_median_h"] = None if median is None else median / 3600
-            sums[partner_id]["response_p90_h"] = None if p90 is None else p90 / 3600
+            sums[(n, partner_id)]["response_median_h"] = None if median is None else median / 3600
+            sums[(n, partner_id)]["response_p90_h"] = None if p90 is None else p90 / 3600
     reasons = (
-        sa.select(Offer.partner_id, Offer.reason_code, sa.func.count())
+        sa.select(which, Offer.partner_id, Offer.reason_code, sa.func.count())
         .where(*chosen, Offer.state == REJECTED)
-        .group_by(Offer.partner_id, Offer.reason_code)
+        .group_by(*grouped, Offer.partner_id, Offer.reason_code)
     )
-    for partner_id, reason, count in db.session.execute(reasons):
-        by_reason = sums[partner_id]["rejected_by_reason"]
+    for n, partner_id, reason, count in db.session.execute(reasons):
+        by_reason = sums[(n, partner_id)]["rejected_by_reason"]
         by_reason[reason or "none"] = by_reason.get(reason or "none", 0) + count
     revenue = (
-        sa.select(Offer.partner_id, Lead.won_currency, sa.func.sum(Lead.won_minor))
+        sa.select(which, Offer.partner_id, Lead.won_currency, sa.func.sum(Lead.won_minor))
         .join(Lead, Lead.id == Offer.lead_id)
         .where(*chosen, accepted, Lead.state == "won")
         .where(Lead.won_minor.is_not(None), Lead.won_currency.is_not(None))
-        .group_by(Offer.partner_id, Lead.won_currency)
+        .group_by(*grouped, Offer.partner_id, Lead.won_currency)
     )
-    for partner_id, currency, amount in db.session.execute(revenue):
-        sums[partner_id]["won_revenue"][currency] = int(amount)
+    for n, partner_id, currency, amount in db.session.execute(revenue):
+        sums[(n, partner_id)]["won_revenue"][currency] = int(amount)
     if not postgres:
-        for partner_id, (median, p90) in _answer_percentiles(chosen).items():
-            sums[partner_id]["response_median_h"] = median
-            sums[partner_id]["response_p90_h"] = p90
-    return {partner_id: Tally(**values) for partner_id, values in sums.items()}
+        for key, (median, p90) in _answer_percentiles(which, chosen).items():
+            sums[key]["response_median_h"] = median
+            sums[key]["response_p90_h"] = p90
+    for (n, partner_id), values in sums.items():
+        out[n][partner_id] = Tally(**values)
+    return out
 
 
 def _count(condition: Any) -> Any:
     return sa.func.count().filter(condition)
 
 
-def _answer_percentiles(chosen: list[Any]) -> dict[int, tuple[float, float]]:
-    """The median and 90th percentile answer time (hours) of each partner's answered offers
-    by nearest rank, as PostgreSQL's percentile_disc gives them: SQLite has none, so its
-    answer times are read in order and ranked here."""
+def _answer_percentiles(
+    which: Any, chosen: list[Any]
+) -> dict[tuple[int, int], tuple[float, float]]:
+    """The median and 90th percentile answer time (hours) of each period's and partner's
+    answered offers by nearest rank, as PostgreSQL's percentile_disc gives them: SQLite has
+    none, so its answer times are read in order and ranked here."""
     query = (
-        sa.select(Offer.partner_id, Offer.response_seconds)
+        sa.select(which, Offer.partner_id, Offer.response_seconds)
         .where(*chosen, Offer.state.in_((ACCEPTED, REJECTED)), Offer.response_seconds.is_not(None))
-        .order_by(Offer.partner_id, Offer.response_seconds)
+        .order_by(Offer.response_seconds)
     )
-    by_partner: dict[int, list[float]] = defaultdict(list)
-    for partner_id, value in db.session.execute(query):
-        by_partner[partner_id].append(value / 3600)
+    by_key: dict[tuple[int, int], list[float]] = defaultdict(list)
+    for n, partner_id, value in db.session.execute(query):
+        by_key[(n, partner_id)].append(value / 3600)
     return {
-        pid: (percentile(hours, 0.5), percentile(hours, 0.9))  # type: ignore[misc]
-        for pid, hours in by_partner.items()
+        key: (percentile(hours, 0.5), percentile(hours, 0.9))  # type: ignore[misc]
+        for key, hours in by_key.items()
     }
 
 

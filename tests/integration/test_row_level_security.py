@@ -54,19 +54,21 @@ def test_every_tenant_table_is_behind_a_forced_policy(app):
                 )
             ).all()
         )
-        policies = set(
+        policies = dict(
             connection.execute(
                 sa.text(
-                    "SELECT tablename FROM pg_policies"
+                    "SELECT tablename, qual || ' / ' || with_check FROM pg_policies"
                     " WHERE schemaname = current_schema() AND policyname = :name"
                 ),
                 {"name": rls.POLICY},
-            ).scalars()
+            ).all()
         )
     assert {"lead", "offer", "lead_event", "partner", "user_account", "statement"} <= set(tables)
     # A new tenant table without the wall fails here: its migration must call the policy in.
     assert [t for t in tables if not walled.get(t)] == []
     assert [t for t in tables if t not in policies] == []
+    # One rule everywhere: a table left with an older policy would show up here.
+    assert len(set(policies.values())) == 1, policies
 
 
 def test_the_app_s_role_is_held_by_the_policies(app):

@@ -150,6 +150,20 @@ def test_the_trend_compares_with_the_tier_s_median(app, world, routed):  # noqa:
     assert last.tier_median_quality == statistics.median(same_tier)
 
 
+def test_a_trend_over_several_periods_is_each_period_s_own_scorecard(app, world, routed):  # noqa: F811
+    ids, *_ = routed
+    april = parse("2025-04", utcnow().date())
+    with app.app_context(), tenant_scope(world.a.id):
+        _random_history(random.Random(5), list(ids.values()), 80)
+        for pid in ids.values():
+            row = services.partner_card(pid, april)
+            points = services.trend(row, april, count=3)  # February, March (the data), April
+            assert [p.period.key for p in points] == ["2025-02", "2025-03", "2025-04"]
+            for point in points:
+                assert point.card == services.partner_card(pid, point.period).card
+            assert points[1].card.offered > 0 and points[0].card.offered == 0
+
+
 def test_the_ranking_for_a_product_counts_its_leads_by_the_partners_that_sell_it(
     app,
     world,
