@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, jsonify, make_response, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
@@ -73,6 +74,22 @@ def _unexpected(exc: Exception) -> Any:
     return _respond(500, InternalServerError().name, MESSAGES[500])
 
 
+# PostgreSQL's SQLSTATE for a number beyond its column's range.
+NUMERIC_OUT_OF_RANGE = "22003"
+
+
+def _out_of_range(exc: Exception) -> Any:
+    """A number from a form or a query string beyond what the database can hold (an id of
+    2**64, a page of 10**30): the request's fault, not the server's. Other data errors
+    are faults of the code that let them through, and stay 500s."""
+    if isinstance(exc, sa.exc.DataError) and (
+        getattr(exc.orig, "sqlstate", None) != NUMERIC_OUT_OF_RANGE
+    ):
+        return _unexpected(exc)
+    db.session.rollback()
+    return _respond(400, "Bad Request", "A number in the request is out of range.")
+
+
 def not_found() -> Any:
     """The answer for an object that is not in this tenant, or not the user's to see."""
     return _respond(404, NotFound().name, MESSAGES[404])
@@ -110,3 +127,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _unexpected)
+    # SQLite's driver refuses an integer beyond 64 bits with OverflowError; PostgreSQL's
+    # answers NumericValueOutOfRange, which SQLAlchemy raises as a DataError.
+    app.register_error_handler(OverflowError, _out_of_range)
+    app.register_error_handler(sa.exc.DataError, _out_of_range)
