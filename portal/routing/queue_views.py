@@ -52,46 +52,46 @@ def lead(lead_id: int) -> Any:
     return _assign_page(lead_id)
 
 
-@bp.route("/<int:lead_id>/assign", methods=["POST"])
-@requires(Permission.MANAGE_LEADS)
-def assign(lead_id: int) -> Any:
-    form = AssignForm()
+def _act_on_lead(lead_id: int, form: Any, form_name: str, act: Any, done: Any) -> Any:
+    """Submit one of the lead's forms: its errors shown beside its fields on the page, a
+    refusal flashed, the queue shown again when it is done."""
     if not form.validate_on_submit():
-        return _assign_page(lead_id, form=form)
+        return _assign_page(lead_id, **{form_name: form})
     try:
-        offer = lead_routing.assign(
-            lead_id, form.partner_id.data, form.note.data, actor=current_user
-        )
+        result = act()
     except NotFound:
         return not_found()
     except ValidationFailed as exc:
         form.attach_errors(exc)
-        return _assign_page(lead_id, form=form)
+        return _assign_page(lead_id, **{form_name: form})
     except Conflict as exc:
         flash(str(exc), "danger")
         return redirect(url_for("unroutable.index"))
-    flash(f"Lead {lead_id} offered to {offer.partner.name}, assigned by hand.", "success")
+    flash(done(result), "success")
     return redirect(url_for("unroutable.index"))
+
+
+@bp.route("/<int:lead_id>/assign", methods=["POST"])
+@requires(Permission.MANAGE_LEADS)
+def assign(lead_id: int) -> Any:
+    form = AssignForm()
+    return _act_on_lead(
+        lead_id, form, "form",
+        lambda: lead_routing.assign(lead_id, form.partner_id.data, form.note.data,
+                                    actor=current_user),
+        lambda offer: f"Lead {lead_id} offered to {offer.partner.name}, assigned by hand.",
+    )  # fmt: skip
 
 
 @bp.route("/<int:lead_id>/direct-sales", methods=["POST"])
 @requires(Permission.MANAGE_LEADS)
 def direct_sales(lead_id: int) -> Any:
     form = DirectSalesForm()
-    if not form.validate_on_submit():
-        return _assign_page(lead_id, direct=form)
-    try:
-        lead = lead_routing.to_direct_sales(lead_id, form.note.data, actor=current_user)
-    except NotFound:
-        return not_found()
-    except ValidationFailed as exc:
-        form.attach_errors(exc)
-        return _assign_page(lead_id, direct=form)
-    except Conflict as exc:
-        flash(str(exc), "danger")
-        return redirect(url_for("unroutable.index"))
-    flash(f"Lead {lead.id} ({lead.company_name}) handed to direct sales.", "success")
-    return redirect(url_for("unroutable.index"))
+    return _act_on_lead(
+        lead_id, form, "direct",
+        lambda: lead_routing.to_direct_sales(lead_id, form.note.data, actor=current_user),
+        lambda lead: f"Lead {lead.id} ({lead.company_name}) handed to direct sales.",
+    )  # fmt: skip
 
 
 def _retried_message(results: list[Any]) -> str:
