@@ -15,7 +15,6 @@ from flask_migrate import upgrade
 
 from portal import create_app
 
-
 # The role the app connects as in the tests, as in production: it owns its database, and
 # is neither superuser nor BYPASSRLS, so row-level security holds it.
 APP_ROLE = "portal_app_test"
