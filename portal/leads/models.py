@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Mapper, ORMExecuteState, Session, mapped_column, relationship
 
 from portal.db import Base, TenantScoped, Timestamped, utcnow
 from portal.leads.lifecycle import LeadState
@@ -120,9 +120,17 @@ class Lead(TenantScoped, Timestamped, Base):
         remote_side="Lead.id", foreign_keys=[merged_into_id]
     )
     duplicate_resolved_by: Mapped[User | None] = relationship()
-    events: Mapped[list[LeadEvent]] = relationship(back_populates="lead", order_by="LeadEvent.id")
-    offers: Mapped[list[Offer]] = relationship(back_populates="lead", order_by="Offer.id")
-    activities: Mapped[list[LeadActivity]] = relationship(order_by="LeadActivity.occurred_at")
+    # passive_deletes="all": the ORM never orphans a lead's history by setting these rows'
+    # lead_id to NULL; a delete of the lead is refused first (see HistoryDeletionRefused).
+    events: Mapped[list[LeadEvent]] = relationship(
+        back_populates="lead", order_by="LeadEvent.id", passive_deletes="all"
+    )
+    offers: Mapped[list[Offer]] = relationship(
+        back_populates="lead", order_by="Offer.id", passive_deletes="all"
+    )
+    activities: Mapped[list[LeadActivity]] = relationship(
+        order_by="LeadActivity.occurred_at", passive_deletes="all"
+    )
 
 
 class LeadActivity(TenantScoped, Base):
@@ -223,6 +231,41 @@ class LeadEvent(TenantScoped, Base):
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 
     lead: Mapped[Lead] = relationship(back_populates="events")
+
+
+class HistoryDeletionRefused(RuntimeError):
+    """Something tried to delete a lead, an offer or a lead event: the portal keeps them all."""
+
+
+# Leads and their history are never deleted. A duplicate is merged (it stays, in state merged,
+# pointing at the lead it went into); a lead nobody works ends lost, unroutable or with direct
+# sales. These two hooks are the one place that refuses such a delete through the ORM,
+# whichever code path asks. Below the ORM, the foreign keys to a lead (offers, events,
+# activities, statement lines, merged_into) are RESTRICT, so a raw DELETE of a lead with any
+# history fails in the database.
+KEPT_FOR_GOOD = {
+    "lead": "leads are never deleted; merge a duplicate or close the lead instead",
+    "offer": "offers are a lead's routing history and scorecards count them",
+    "lead_event": "a lead's events are its history",
+}
+
+
+@sa.event.listens_for(Lead, "before_delete")
+@sa.event.listens_for(Offer, "before_delete")
+@sa.event.listens_for(LeadEvent, "before_delete")
+def _refuse_deleting_history(mapper: Mapper[Any], connection: Any, target: Any) -> None:
+    table = mapper.local_table.name
+    raise HistoryDeletionRefused(f"Refused to delete {table} {target.id}: {KEPT_FOR_GOOD[table]}.")
+
+
+@sa.event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_deletes_of_history(state: ORMExecuteState) -> None:
+    """A DELETE statement run through the session skips the mapper hook: refuse it here."""
+    if not state.is_delete:
+        return
+    table = getattr(getattr(state.statement, "table", None), "name", None)
+    if table in KEPT_FOR_GOOD:
+        raise HistoryDeletionRefused(f"Refused to delete {table} rows: {KEPT_FOR_GOOD[table]}.")
 
 
 class RejectionReason(TenantScoped, Base):

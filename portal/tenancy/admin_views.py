@@ -1,15 +1,25 @@
-"""The admin's pages: the tenant's users, API keys and audit trail."""
+"""The admin's pages: the tenant's users, API keys, audit trail and data export."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from portal.errors import Conflict, NotFound, ValidationFailed
 from portal.partners import services as partner_services
+from portal.tenancy import export as tenant_export
 from portal.tenancy import services
 from portal.tenancy.forms import ApiKeyForm, ConfirmForm, UserForm
 from portal.tenancy.policy import requires
@@ -126,3 +136,27 @@ def revoke_api_key(key_id: int) -> Any:
 def audit_log() -> Any:
     page = services.audit_page(_page(), current_app.config["PAGE_SIZE"])
     return render_template("admin/audit.html", page=page)
+
+
+@bp.get("/export")
+@requires(Permission.EXPORT_DATA)
+def export() -> Any:
+    return render_template(
+        "admin/export.html",
+        files=tenant_export.FILES,
+        months=tenant_export.SCORECARD_MONTHS,
+        format_version=tenant_export.FORMAT_VERSION,
+    )
+
+
+# A POST, so that no link prefetch or crawler ever reads a whole tenant; CSRF-checked as all are.
+@bp.post("/export/download")
+@requires(Permission.EXPORT_DATA)
+def export_download() -> Any:
+    done = tenant_export.export_tenant(actor=current_user)
+    response = send_file(
+        done.file, mimetype="application/zip", as_attachment=True, download_name=done.filename
+    )
+    response.content_length = done.size
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -28,6 +28,7 @@ class Permission(StrEnum):
     VIEW_SCORECARDS = "view_scorecards"
     WORK_INBOX = "work_inbox"
     MANAGE_WEBHOOKS = "manage_webhooks"
+    EXPORT_DATA = "export_data"
 
 
 _ALL_VENDOR_SIDE = {Role.ADMIN, Role.CHANNEL_MANAGER, Role.VENDOR_STAFF}
@@ -44,6 +45,8 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.VIEW_SCORECARDS: frozenset(_ALL_VENDOR_SIDE),
     Permission.WORK_INBOX: frozenset({Role.PARTNER_USER}),
     Permission.MANAGE_WEBHOOKS: frozenset({Role.ADMIN}),
+    # The whole tenant in one file: leads and contacts of every partner, statements, the audit.
+    Permission.EXPORT_DATA: frozenset({Role.ADMIN}),
 }
 
 

@@ -29,6 +29,7 @@ NAVIGATION = (
     NavItem("API keys", "admin.api_keys", Permission.MANAGE_API_KEYS),
     NavItem("Webhooks", "webhooks.index", Permission.MANAGE_WEBHOOKS),
     NavItem("Audit log", "admin.audit_log", Permission.VIEW_AUDIT),
+    NavItem("Export", "admin.export", Permission.EXPORT_DATA),
 )
 
 
