@@ -1,10 +1,14 @@
 """The flask command group: tenants, users and their errors."""
 
+import json
+import zipfile
+
 import sqlalchemy as sa
 
+from portal.audit import AuditEvent
 from portal.extensions import db
 from portal.tenancy.models import Tenant, User
-from portal.tenancy.scoping import unscoped
+from portal.tenancy.scoping import tenant_scope, unscoped
 
 
 def test_tenant_create_makes_a_tenant(app):
@@ -117,3 +121,19 @@ def test_apikey_create_is_refused_for_anyone_but_an_admin_of_the_tenant(app, wor
         result = _create_key(app, email, tenant)
         assert result.exit_code != 0 and "no active admin" in result.output, (email, result.output)
     assert "no tenant" in _create_key(app, "admin@tenant-a.example", "nope").output
+
+
+def test_tenant_export_writes_the_admin_s_zip_to_a_folder_and_audits_it(app, world, tmp_path):
+    result = app.test_cli_runner().invoke(args=["tenant", "export", "tenant-a", "--to", tmp_path])
+    assert result.exit_code == 0, result.output
+    [path] = tmp_path.glob("tenant-a-export-*.zip")
+    assert f"Wrote {path}" in result.output and "users.jsonl 5" in result.output
+    with zipfile.ZipFile(path) as archive:
+        assert json.loads(archive.read("manifest.json"))["files"]["users.jsonl"] == 5
+    with app.app_context(), tenant_scope(world.a.id):
+        label = db.session.scalar(
+            sa.select(AuditEvent.actor_label).where(AuditEvent.action == "tenant.exported")
+        )
+    assert label == "cli"
+    unknown = app.test_cli_runner().invoke(args=["tenant", "export", "nobody", "--to", tmp_path])
+    assert unknown.exit_code != 0 and "no tenant 'nobody'" in unknown.output
