@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from apiflask import APIFlask
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from portal import config as settings
@@ -48,6 +49,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    if app.config["PROXY_HOPS"]:
+        # Behind a reverse proxy every request comes from the proxy's address: the login
+        # rate limit per address and each session's recorded address need the client's,
+        # which the proxies in front say in X-Forwarded-For (trusted for that many hops).
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     return app
 
 

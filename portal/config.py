@@ -54,6 +54,11 @@ VARIABLES = (
     Variable("WEBHOOK_TIMEOUT_SECONDS", "5", "how long a webhook endpoint has to answer"),
     Variable("LOG_FORMAT", "json in production, else text", "json: one JSON object per log line"),
     Variable(
+        "PROXY_HOPS",
+        "0",
+        "reverse proxies in front that set X-Forwarded-For; 0 trusts no such header",
+    ),
+    Variable(
         "INPROCESS_SWEEP_SECONDS",
         "10",
         "how often the in-process timer runs periodic jobs without Redis",
@@ -105,6 +110,7 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "json_serializer": json_text},
         "REDIS_URL": env_str("REDIS_URL"),
         "LOG_FORMAT": log_format,
+        "PROXY_HOPS": env_int("PROXY_HOPS", 0),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, jsonify, make_response, render_template
+from flask import Flask, current_app, jsonify, make_response, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
@@ -66,11 +66,8 @@ def _csrf_error(exc: CSRFError) -> Any:
 
 
 def _unexpected(exc: Exception) -> Any:
+    # Flask has logged the exception with its traceback before it calls this handler.
     db.session.rollback()
-    original = getattr(exc, "original_exception", exc)
-    from flask import current_app
-
-    current_app.logger.exception("unhandled error", exc_info=original)
     return _respond(500, InternalServerError().name, MESSAGES[500])
 
 
@@ -85,6 +82,7 @@ def _out_of_range(exc: Exception) -> Any:
     if isinstance(exc, sa.exc.DataError) and (
         getattr(exc.orig, "sqlstate", None) != NUMERIC_OUT_OF_RANGE
     ):
+        current_app.logger.exception("unhandled error", exc_info=exc)
         return _unexpected(exc)
     db.session.rollback()
     return _respond(400, "Bad Request", "A number in the request is out of range.")
