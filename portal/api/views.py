@@ -25,6 +25,25 @@ KEY_IN_USE = (
     "The Idempotency-Key was used with another body, or its first request is still being "
     "answered (retry soon)"
 )
+# The answer to a lead whose external_id was taken in before: that lead, as a 201 shows it.
+# It has no links: APIFlask puts links only on the response of @output.
+KNOWN_LEAD = {
+    "description": "The external_id was known",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LeadOut"}}},
+}
+
+
+def _link(operation_id: str, description: str, **parameters: str) -> dict[str, Any]:
+    """An OpenAPI link to the operation, its parameters as runtime expressions."""
+    return {"operationId": operation_id, "parameters": parameters, "description": description}
+
+
+def _lead_links(lead_id: str) -> dict[str, Any]:
+    """OpenAPI links from an answer naming a lead (at the runtime expression) to its operations."""
+    return {
+        "GetLead": _link("get_lead", "The lead with its state and history", lead_id=lead_id),
+        "AddActivity": _link("add_activity", "Record an activity on the lead", lead_id=lead_id),
+    }
 
 
 def _actor() -> str:
@@ -40,8 +59,11 @@ def _lead_data(body: Any) -> dict[str, Any]:
 
 @bp.get("/tenant")
 @api_key
-@bp.output(schemas.TenantOut)
-@bp.doc(summary="The tenant this key belongs to", **AUTH)
+@bp.output(
+    schemas.TenantOut,
+    links={"ListLeads": _link("list_leads", "The leads of the tenant, a page at a time")},
+)
+@bp.doc(summary="The tenant this key belongs to", operation_id="tenant", **AUTH)
 def tenant() -> Any:
     key = g.api_key
     return {
@@ -54,12 +76,13 @@ def tenant() -> Any:
 @api_key
 @idempotent
 @bp.input(schemas.LeadIn, arg_name="body")
-@bp.output(schemas.LeadOut, status_code=201)
+@bp.output(schemas.LeadOut, status_code=201, links=_lead_links("$response.body#/id"))
 @bp.doc(
     summary="Take in one lead",
     description="Scores the lead at once. A known external_id answers 200 with the lead taken "
     "in before. An Idempotency-Key header makes a retry return the first answer.",
-    responses={200: "The external_id was known", 409: KEY_IN_USE, 422: "Invalid fields"},
+    responses={200: KNOWN_LEAD, 409: KEY_IN_USE, 422: "Invalid fields"},
+    operation_id="create_lead",
     **AUTH,
 )  # fmt: skip
 def create_lead(body: schemas.LeadIn) -> Any:
@@ -71,9 +94,10 @@ def create_lead(body: schemas.LeadIn) -> Any:
 @api_key
 @idempotent
 @bp.input(schemas.LeadBatchIn, arg_name="body")
-@bp.output(schemas.BatchOut)
+@bp.output(schemas.BatchOut, links=_lead_links("$response.body#/items/0/lead_id"))
 @bp.doc(
     summary="Take in up to 1,000 leads",
+    operation_id="create_batch",
     description="Each item is answered on its own: created, existing (known external_id) or "
     "invalid with its field errors. Invalid items never stop the valid ones.",
     responses={409: KEY_IN_USE},
@@ -106,8 +130,20 @@ def _field_errors(exc: PydanticError) -> dict[str, str]:
 @bp.get("/leads")
 @api_key
 @bp.input(schemas.ListQuery, location="query", arg_name="query")
-@bp.output(schemas.LeadPage)
-@bp.doc(summary="List leads, oldest first, a page at a time", **AUTH)
+@bp.output(
+    schemas.LeadPage,
+    links={
+        **_lead_links("$response.body#/items/0/id"),
+        "NextPage": _link(
+            "list_leads",
+            "The next page, with the same filter and size",
+            cursor="$response.body#/next_cursor",
+            state="$request.query.state",
+            limit="$request.query.limit",
+        ),
+    },
+)
+@bp.doc(summary="List leads, oldest first, a page at a time", operation_id="list_leads", **AUTH)
 def list_leads(query: schemas.ListQuery) -> Any:
     cursor = None
     if query.cursor:
@@ -123,8 +159,30 @@ def list_leads(query: schemas.ListQuery) -> Any:
 
 @bp.get("/leads/<int:lead_id>")
 @api_key
-@bp.output(schemas.LeadOut)
-@bp.doc(summary="One lead with its state and history", responses={404: "No such lead"}, **AUTH)
+@bp.output(
+    schemas.LeadOut,
+    links={
+        "AddActivity": _link(
+            "add_activity", "Record an activity on the lead", lead_id="$response.body#/id"
+        ),
+        "GetDuplicateOf": _link(
+            "get_lead",
+            "The earlier lead this one was flagged a duplicate of",
+            lead_id="$response.body#/duplicate_of_id",
+        ),
+        "GetMergedInto": _link(
+            "get_lead",
+            "The lead this one was merged into",
+            lead_id="$response.body#/merged_into_id",
+        ),
+    },
+)
+@bp.doc(
+    summary="One lead with its state and history",
+    responses={404: "No such lead"},
+    operation_id="get_lead",
+    **AUTH,
+)
 def get_lead(lead_id: int) -> Any:
     return lead_json(intake.get_lead(lead_id), with_events=True)
 
@@ -133,9 +191,10 @@ def get_lead(lead_id: int) -> Any:
 @api_key
 @idempotent
 @bp.input(schemas.ActivityIn, arg_name="body")
-@bp.output(schemas.LeadOut, status_code=201)
+@bp.output(schemas.LeadOut, status_code=201, links=_lead_links("$response.body#/id"))
 @bp.doc(
     summary="Record an engagement activity; the lead is scored again",
+    operation_id="add_activity",
     description="For a lead merged into another, the activity is recorded on that lead, "
     "and that lead is answered.",
     responses={404: "No such lead", 409: KEY_IN_USE, 422: "Invalid fields"},

@@ -30,7 +30,6 @@ from portal.extensions import db
 from portal.leads import intake, lead_score
 from portal.leads.lifecycle import Action, LeadState, next_state
 from portal.leads.models import Lead, LeadEvent
-from portal.partners.models import Product
 from portal.tenancy import rls
 from portal.tenancy.scoping import TenantScopeError, current_tenant_id
 
@@ -173,14 +172,9 @@ _PART = 250
 
 def _products_for(items: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     """The ids of the products the items name, by code, found in one query."""
-    codes = {
+    return intake.products_by_code(
         intake.product_code(item.get("product")) for item in items if isinstance(item, Mapping)
-    }
-    codes.discard(None)
-    if not codes:
-        return {}
-    query = sa.select(Product.code, Product.id).where(Product.code.in_(codes))
-    return dict(db.session.execute(query).all())
+    )
 
 
 def _clean_one(item: object, products: dict[str, int]) -> _Cleaned:

@@ -7,9 +7,9 @@ and flagged for a channel manager, never dropped.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +28,7 @@ from portal.leads.models import (
     ScoringRule,
 )
 from portal.leads.scoring import EngagementRuleSpec, ProfileRule
+from portal.partners import validation as places
 from portal.partners.models import Product
 
 DUPLICATE_WINDOW = timedelta(days=90)
@@ -76,16 +77,29 @@ def clean_item(data: Mapping[str, Any], product_ids: Mapping[str, int]) -> dict[
     code = product_code(data.get("product"))
     values["product_id"] = product_ids.get(code) if code else None
     if code and values["product_id"] is None:
-        errors["product"] = f"No product has the code {str(data.get('product')).strip()!r}."
+        errors.setdefault(
+            "product", f"No product has the code {str(data.get('product')).strip()!r}."
+        )
     if errors:
         raise ValidationFailed(errors)
     return values
 
 
+def products_by_code(codes: Iterable[str | None]) -> dict[str, int]:
+    """The ids of the tenant's products with these codes (as product_code gives them).
+
+    A code no product can have is not looked up: it could not match, and text PostgreSQL
+    cannot hold (a NUL) would fail the query instead of the lead's validation.
+    """
+    wanted = {code for code in codes if code and places.is_code(code)}
+    if not wanted:
+        return {}
+    query = sa.select(Product.code, Product.id).where(Product.code.in_(wanted))
+    return dict(db.session.execute(query).all())
+
+
 def _clean(data: dict[str, Any]) -> dict[str, Any]:
-    code = product_code(data.get("product"))
-    query = sa.select(Product.code, Product.id).where(Product.code == code)
-    return clean_item(data, dict(db.session.execute(query).all()) if code else {})
+    return clean_item(data, products_by_code([product_code(data.get("product"))]))
 
 
 def actor_label(actor: Any) -> str:
@@ -246,6 +260,10 @@ def record_activity(
         raise ValidationFailed(
             {"activity_type": "Name the activity, for example webinar_attended."}
         )
+    if intake_rules.holds_nul(kind):
+        raise ValidationFailed({"activity_type": intake_rules.NUL_MESSAGE})
+    if occurred_at is not None:
+        occurred_at = _in_utc(occurred_at)
     if occurred_at is not None and occurred_at > now + timedelta(minutes=5):
         raise ValidationFailed({"occurred_at": "An activity cannot happen in the future."})
     db.session.add(
@@ -257,6 +275,16 @@ def record_activity(
     if lead.state == LeadState.MQL.value:
         hand_to_routing()
     return lead
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """The moment in UTC; a field error for one UTC cannot show (it would be in year 0 or 10000)."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValidationFailed(
+            {"occurred_at": "Give a time from the year 1 to 9999 in UTC."}
+        ) from None
 
 
 def surviving(lead: Lead) -> Lead:

@@ -38,12 +38,28 @@ _SPECIAL_USE_ENDINGS = tuple("." + name for name in email_validator.SPECIAL_USE_
 _EMAIL_MAX = 254
 
 
+# PostgreSQL text cannot hold U+0000, and no field of a lead means anything by it.
+NUL = "\x00"
+NUL_MESSAGE = "Remove the NUL character (U+0000); text cannot hold it."
+
+
 class LeadProblems(ValueError):
     """Every field of the lead that breaks a rule, with its message."""
 
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
+
+
+def holds_nul(value: object) -> bool:
+    """Whether the value, or any text inside it, holds a NUL character."""
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, Mapping):
+        return any(holds_nul(key) or holds_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(holds_nul(item) for item in value)
+    return False
 
 
 def _text(raw: object) -> str | None:
@@ -179,6 +195,7 @@ def clean_lead(data: Mapping[str, object]) -> dict[str, object]:
     deal = take("deal_size", deal_size_minor, data.get("deal_size"), data.get("currency"))
     clean["deal_size_minor"], clean["currency"] = deal if deal else (None, None)
     clean["bant"] = take("bant", _bant, data.get("bant")) or {}
+    errors.update({field: NUL_MESSAGE for field, value in data.items() if holds_nul(value)})
     if errors:
         raise LeadProblems(errors)
     return clean

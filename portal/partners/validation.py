@@ -36,6 +36,11 @@ def code(raw: str) -> str:
     return value
 
 
+def is_code(value: str) -> bool:
+    """Whether the value is already an identifier code in canonical form."""
+    return _CODE.match(value) is not None
+
+
 def name(raw: str, max_length: int = 120) -> str:
     value = " ".join((raw or "").split())
     if not value:

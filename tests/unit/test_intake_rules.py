@@ -1,13 +1,21 @@
-"""Intake rules: the quick path for plain e-mail addresses answers exactly as email_validator."""
+"""Intake rules: the quick path for plain e-mail addresses answers exactly as email_validator,
+and text a database cannot hold is refused."""
 
 import re
 import string
 
+import pytest
 from email_validator import EmailNotValidError, validate_email
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from portal.leads.intake_rules import LeadProblems, clean_lead, plain_email
+from portal.leads.intake_rules import (
+    NUL_MESSAGE,
+    TEXT_LIMITS,
+    LeadProblems,
+    clean_lead,
+    plain_email,
+)
 
 ATEXT = string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-"
 HOST = string.ascii_letters + string.digits + "-"
@@ -98,3 +106,20 @@ def test_everyday_addresses_take_the_quick_path_and_unusual_ones_do_not():
         "not an e-mail",
     ):
         assert plain_email(unusual) is None, unusual
+
+
+LEAD_TEXT_FIELDS = [*TEXT_LIMITS, "contact_email", "company_domain", "country", "subdivision",
+                    "postal_code", "product", "deal_size", "currency"]  # fmt: skip
+
+
+@given(st.sampled_from(LEAD_TEXT_FIELDS), st.text(max_size=20), st.text(max_size=20))
+def test_a_nul_character_in_any_field_refuses_the_lead_naming_that_field(field, before, after):
+    text = before + "\x00" + after
+
+    with pytest.raises(LeadProblems) as refused:
+        clean_lead({"company_name": "Nordbank AG", field: text})
+    with pytest.raises(LeadProblems) as in_bant:
+        clean_lead({"company_name": "Nordbank AG", "bant": {"need": text}})
+
+    assert refused.value.errors[field] == NUL_MESSAGE
+    assert in_bant.value.errors == {"bant": NUL_MESSAGE}
