@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from flask import Flask, Response, current_app, request
+from werkzeug.exceptions import BadRequest
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -64,3 +65,15 @@ def _allow_large_uploads() -> None:
 
 def init_upload_limits(app: Flask) -> None:
     app.before_request(_allow_large_uploads)
+    app.before_request(_refuse_nul)
+
+
+def _refuse_nul() -> None:
+    """PostgreSQL text cannot hold U+0000 (SQLite stores it silently): a form field or a
+    query parameter with one is refused here, once for every page, before it reaches a
+    query. JSON bodies are the API's, which names the field (lead intake checks them)."""
+    values = list(request.args.values())
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values += request.form.values()
+    if any("\x00" in value for value in values):
+        raise BadRequest("Text may not contain the NUL character (U+0000).")

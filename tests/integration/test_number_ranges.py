@@ -1,5 +1,5 @@
-"""A number the database cannot hold, in a query string or a form, is the request's fault: a
-clear 400, never a 500, and nothing written."""
+"""A number the database cannot hold or a NUL character, in a query string or a form, is the
+request's fault: a clear 400, never a 500, and nothing written."""
 
 from __future__ import annotations
 
@@ -50,3 +50,13 @@ def test_a_number_too_large_for_the_inbox_bulk_answer_is_refused(client, login_a
         client, "/inbox/answer", {"offer_ids": HUGE, "decision": "accept"}, "/inbox/"
     )
     assert answer.status_code == 400, answer.status_code
+
+
+def test_a_nul_character_in_a_form_or_a_query_string_is_a_bad_request(app, world, client, login_as):
+    login_as("channel_manager")
+    assert client.get("/partners/?country=D%00E").status_code == 400
+    answer = post_form(
+        client, "/partners/new", {"name": "Nul\x00 GmbH", "country": "DE"}, "/partners/new"
+    )
+    assert answer.status_code == 400
+    assert "NUL character" in answer.get_data(as_text=True)
