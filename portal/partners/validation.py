@@ -26,6 +26,14 @@ class InvalidValue(ValueError):
     """A value that breaks its rule; the message says how to fix it."""
 
 
+def whole_number(raw: object, low: int, high: int) -> int:
+    """A whole number from low to high, written in digits (a minus sign allowed)."""
+    text = str(raw if raw is not None else "").strip()
+    if not re.fullmatch(r"-?\d{1,18}", text) or not low <= int(text) <= high:
+        raise InvalidValue(f"Give a whole number from {low} to {high}.")
+    return int(text)
+
+
 def code(raw: str) -> str:
     """An identifier code: upper case letters, digits, '-' and '_', at most 40."""
     value = (raw or "").strip().upper()

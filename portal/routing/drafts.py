@@ -18,6 +18,7 @@ from portal.partners.validation import (
     InvalidValue,
     certification,
     name,
+    whole_number,
 )
 from portal.routing.facts import Fallback, FallbackKind, RoutingConfig, Weights
 from portal.routing.segments import Segment, describe_range, describe_segment, first_overlap
@@ -27,7 +28,6 @@ from portal.routing.services import (
     _clean_range,
     _clean_requirement,
     _Errors,
-    _weight,
 )
 from portal.routing.whatif import Draft, PartnerChange, SegmentChange, describe_fallback
 
@@ -99,7 +99,7 @@ class _Cleaner:
     # Weights and fallback -----------------------------------------------------------------
 
     def weights(self, raw: Mapping[str, Any]) -> Weights | None:
-        values = {f: self.errors.check(f, _weight, raw.get(f)) for f in WEIGHT_FIELDS}
+        values = {f: self.errors.check(f, whole_number, raw.get(f), 0, 100) for f in WEIGHT_FIELDS}
         if any(v is None for v in values.values()):
             return None
         if not any(values.values()):

@@ -322,19 +322,12 @@ def weight_rows() -> list[WeightRow]:
     return [WeightRow(name, weights[name], shares[name]) for name in WEIGHT_FIELDS]
 
 
-def _weight(raw: Any) -> int:
-    text = str(raw if raw is not None else "").strip()
-    if not re.fullmatch(r"-?\d+", text):
-        raise InvalidValue("Give a whole number from 0 to 100.")
-    value = int(text)
-    if not 0 <= value <= 100:
-        raise InvalidValue("Give a whole number from 0 to 100.")
-    return value
-
-
 def _clean_weights(raw: Mapping[str, Any]) -> dict[str, int]:
     errors = _Errors()
-    values = {name: errors.check(name, _weight, raw.get(name)) for name in WEIGHT_FIELDS}
+    values = {
+        name: errors.check(name, validation.whole_number, raw.get(name), 0, 100)
+        for name in WEIGHT_FIELDS
+    }
     if not errors and not any(values.values()):
         errors["weights"] = ALL_ZERO
     if errors:

@@ -9,7 +9,6 @@ period still has a row, with nothing to show.
 from __future__ import annotations
 
 import math
-import re
 import statistics
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
@@ -27,6 +26,7 @@ from portal.extensions import db
 from portal.leads.inbox import LAST_UPDATE, STILL_OPEN, stale_after
 from portal.leads.models import Lead, LeadEvent, Offer
 from portal.partners.models import Partner, PartnerProduct, Product, Tier
+from portal.partners.validation import InvalidValue, whole_number
 from portal.scorecards import velocity
 from portal.scorecards.metrics import (
     ACCEPTED,
@@ -595,11 +595,10 @@ def save_settings(raw: Mapping[str, Any], *, actor: Any) -> ScorecardSettings:
     days), audited; every partner's quality is then worked out again."""
     values, errors = {}, {}
     for name, (low, high) in SETTING_FIELDS.items():
-        text = str(raw.get(name) if raw.get(name) is not None else "").strip()
-        if not re.fullmatch(r"\d+", text) or not low <= int(text) <= high:
-            errors[name] = f"Give a whole number from {low} to {high}."
-        else:
-            values[name] = int(text)
+        try:
+            values[name] = whole_number(raw.get(name), low, high)
+        except InvalidValue as exc:
+            errors[name] = str(exc)
     if not errors and not any(values[name] for name in WEIGHT_FIELDS):
         errors["weights"] = ALL_ZERO
     if errors:
