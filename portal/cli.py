@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -133,10 +134,21 @@ def demo(password: str, leads: int) -> None:
     """Build two demo tenants (or refresh their logins) and print the demo logins."""
     from portal.demo import build_demo
 
+    # The demo's history notifies its people as live work would (the bell, the outbox);
+    # without SMTP each e-mail would be a log line, a thousand of them above the logins.
+    # Its jobs run in turn, not on threads: on SQLite a thread's e-mail would wait for the
+    # next tenant's long write and give up, "database is locked".
+    mail_log = logging.getLogger("portal.notifications.mail")
+    level, threads = mail_log.level, current_app.config["INPROCESS_JOB_THREADS"]
+    mail_log.setLevel(logging.WARNING)
+    current_app.config["INPROCESS_JOB_THREADS"] = False
     try:
         logins = build_demo(password=password, leads_per_tenant=leads)
     except ServiceError as exc:
         _fail(exc)
+    finally:
+        mail_log.setLevel(level)
+        current_app.config["INPROCESS_JOB_THREADS"] = threads
     click.echo("")
     click.echo(f"{'tenant':<10} {'role':<16} {'e-mail':<36} password")
     click.echo("-" * 80)
