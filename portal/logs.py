@@ -163,8 +163,13 @@ def _with_context(make_record: Callable[..., logging.LogRecord]) -> Callable[...
             "tenant_id": current_tenant_id(),
             "job_id": job.id if job is not None else None,
         }
+        # Only the fields known here: logging refuses (KeyError) an `extra` that names a field
+        # the record has, and RQ logs a failed job with its job_id in `extra`, once the job's
+        # own context has ended; the formatters read a missing field as None.
         for name in CONTEXT_FIELDS:
-            setattr(record, name, context.get(name))
+            value = context.get(name)
+            if value is not None:
+                setattr(record, name, value)
         return record
 
     make.adds_portal_context = True  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, selectinload
 
 from portal.db import utcnow
 from portal.extensions import db
@@ -37,12 +37,22 @@ class InboxRow:
         return "warning" if self.left <= SOON else "secondary"
 
 
+# What the inbox never shows: an offer's routing explanation (kilobytes of JSON each, decoded
+# row by row), the lead's score breakdown and BANT; left unloaded, as a page lists every
+# open offer.
+INBOX_UNSHOWN = (
+    defer(Offer.explanation),
+    defer(Offer.reminders_sent),
+    selectinload(Offer.lead).options(defer(Lead.score_breakdown), defer(Lead.bant)),
+)
+
+
 def inbox(partner_id: int, now: datetime | None = None) -> list[InboxRow]:
     """The partner's open offers, the nearest deadline first."""
     now = now or utcnow()
     query = (
         sa.select(Offer)
-        .options(selectinload(Offer.lead).selectinload(Lead.product))
+        .options(*INBOX_UNSHOWN, selectinload(Offer.lead).selectinload(Lead.product))
         .where(Offer.partner_id == partner_id, Offer.state == "open")
         .order_by(Offer.due_at, Offer.id)
     )

@@ -52,6 +52,14 @@ def health() -> Any:
     return answer, 200 if answer["status"] == "ok" else 503
 
 
+@bp.route("/livez")
+@public
+def liveness() -> Any:
+    """Whether this process answers requests at all. It asks neither the database nor Redis,
+    so a liveness probe on it does not restart every web process when one of those restarts."""
+    return "ok", 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+
+
 def init_app(app: Flask) -> None:
     @app.context_processor
     def _inject() -> dict[str, Any]:

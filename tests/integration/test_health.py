@@ -1,4 +1,5 @@
-"""/healthz answers 503, saying which, when the database or Redis cannot be reached at all."""
+"""/healthz answers 503, saying which, when the database or Redis cannot be reached at all;
+/livez answers 200 all the same, since it asks neither."""
 
 from portal import create_app
 from portal.extensions import db, queue
@@ -45,3 +46,26 @@ def test_a_redis_that_cannot_be_reached_makes_the_health_endpoint_answer_503(
         "status": "degraded",
         "checks": {"database": "ok", "redis": "error: ConnectionError"},
     }
+
+
+def test_the_liveness_endpoint_answers_ok_when_neither_the_database_nor_redis_can_be_reached(
+    tmp_path,
+):
+    app = create_app(
+        {
+            "PORTAL_ENV": "testing",
+            "SQLALCHEMY_DATABASE_URI": _unreachable_database(tmp_path),
+            "REDIS_URL": None,
+        }
+    )
+    # The job queue's Redis only: the rate limiter's storage is one for every app of the
+    # process, and the other tests' apps would inherit an unreachable one.
+    app.config["REDIS_URL"] = f"redis://{NOBODY}/0"
+    queue.init_app(app)
+    response = app.test_client().get("/livez")
+    with app.app_context():
+        db.engine.dispose()
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    assert response.get_data(as_text=True) == "ok"
+    assert "Set-Cookie" not in response.headers

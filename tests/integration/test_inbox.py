@@ -64,6 +64,36 @@ def test_the_inbox_lists_offers_by_urgency_with_time_left_and_no_contact(
     assert "Anna Weber" not in page and "anna@spree.example" not in page
 
 
+def _statements(client, path):
+    """The SQL statements that answering a GET of the path ran."""
+    seen = []
+
+    def record(connection, cursor, statement, *args):
+        seen.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_the_inbox_reads_no_routing_explanation_and_as_many_queries_for_more_offers(
+    app, client, world, offered
+):
+    _, emails, _, offer_ids = offered
+    with app.app_context(), tenant_scope(world.a.id):
+        assert all(db.session.get(Offer, i).explanation for i in offer_ids.values())
+    sign_in(client, emails["berlin"])
+    two = _statements(client, "/inbox/")
+    take_in(app, world.a.id, company_name="Dahme Werft GmbH", contact_email="c@dahme.example")
+    three = _statements(client, "/inbox/")
+    assert len(re.findall(r'data-testid="offer-row-', client.get("/inbox/").get_data(True))) == 3
+    assert len(three) == len(two)
+    assert not [s for s in three if "explanation" in s or "score_breakdown" in s]
+
+
 def test_opening_an_offer_is_recorded_once_and_hides_the_contact(app, client, world, offered):
     _, emails, (first, _), offer_ids = offered
     sign_in(client, emails["berlin"])

@@ -112,3 +112,19 @@ def test_an_rq_job_s_records_carry_the_job_id(app, redis_url, caplog):
     (record,) = [r for r in caplog.records if r.name == "tests.job"]
     assert record.job_id == job.id
     assert json.loads(JsonFormatter().format(record))["job_id"] == job.id
+
+
+def fail_inside_a_job() -> None:
+    raise RuntimeError("the job broke")
+
+
+def test_a_job_that_fails_is_marked_failed_and_the_worker_takes_the_next(app, redis_url):
+    # RQ logs a failure with the job's id in `extra`: a record that carries a job_id of its
+    # own already makes logging raise, and the worker quit instead of going on.
+    connection = redis.Redis.from_url(redis_url)
+    queue = Queue("default", connection=connection)
+    failing = queue.enqueue(fail_inside_a_job)
+    after = queue.enqueue(log_inside_a_job)
+    SimpleWorker(["default"], connection=connection).work(burst=True)
+    assert failing.get_status(refresh=True) == "failed"
+    assert after.get_status(refresh=True) == "finished"
