@@ -28,7 +28,8 @@ def postgres_database(admin_url: str, prefix: str, *, app_role: bool = False) ->
     otherwise as admin_url's user.
     """
     name = f"{prefix}{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    # Pre-ping: the server may have been restarted meanwhile (bench/chaos.py restarts its own).
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as connection:
         owner = ""
         if app_role:
