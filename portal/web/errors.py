@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app, jsonify, make_response, render_template
+from flask import Flask, Response, current_app, jsonify, make_response, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
@@ -65,10 +65,23 @@ def _csrf_error(exc: CSRFError) -> Any:
     )
 
 
+# The error page without the portal's layout: what a 500 shows when the layout cannot be
+# drawn, because its navigation reads the signed-in user from the database that failed.
+BARE_500 = (
+    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+    "<title>Internal Server Error</title></head><body><h1>Internal Server Error</h1>"
+    f"<p>{MESSAGES[500]}</p></body></html>"
+)
+
+
 def _unexpected(exc: Exception) -> Any:
     # Flask has logged the exception with its traceback before it calls this handler.
-    db.session.rollback()
-    return _respond(500, InternalServerError().name, MESSAGES[500])
+    try:
+        db.session.rollback()
+        return _respond(500, InternalServerError().name, MESSAGES[500])
+    except Exception:
+        current_app.logger.warning("the error page was drawn without its layout", exc_info=True)
+        return Response(BARE_500, status=500, mimetype="text/html")
 
 
 # PostgreSQL's SQLSTATE for a number beyond its column's range.

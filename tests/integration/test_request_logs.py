@@ -128,3 +128,23 @@ def test_a_job_that_fails_is_marked_failed_and_the_worker_takes_the_next(app, re
     SimpleWorker(["default"], connection=connection).work(burst=True)
     assert failing.get_status(refresh=True) == "failed"
     assert after.get_status(refresh=True) == "finished"
+
+
+def test_a_500_whose_layout_cannot_be_drawn_still_answers_with_its_id(
+    app, client, caplog, monkeypatch
+):
+    """When the database is what failed, the error page's navigation cannot read the user:
+    the answer is the page without its layout, still with the request id and access line."""
+    from portal.web import errors
+
+    def no_layout(*args, **kwargs):
+        raise RuntimeError("the database is gone")
+
+    _logging_view(app, monkeypatch, fail=True)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    monkeypatch.setattr(errors, "render_template", no_layout)
+    with caplog.at_level(logging.INFO):
+        response = client.get("/healthz", headers={"X-Request-ID": "bare-500"})
+    assert (response.status_code, response.headers["X-Request-ID"]) == (500, "bare-500")
+    assert "Something went wrong on our side" in response.get_data(as_text=True)
+    assert _records_of(caplog, "bare-500")[-1].getMessage() == "GET /healthz 500"
