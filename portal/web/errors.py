@@ -68,7 +68,7 @@ def _csrf_error(exc: CSRFError) -> Any:
 # The error page without the portal's layout: what a 500 shows when the layout cannot be
 # drawn, because its navigation reads the signed-in user from the database that failed.
 BARE_500 = (
-    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
     "<title>Internal Server Error</title></head><body><h1>Internal Server Error</h1>"
     f"<p>{MESSAGES[500]}</p></body></html>"
 )
