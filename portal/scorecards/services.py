@@ -176,30 +176,7 @@ TIER_MEDIAN_FRESH = timedelta(hours=2)
 def tier_medians(period: Period, *, refresh: bool = False) -> dict[int, float | None]:
     """The median quality of each tier's partners over the period: as kept, unless it is
     older than TIER_MEDIAN_FRESH (or refresh is asked), then worked out and kept again."""
-    now = utcnow()
-    kept = list(db.session.scalars(sa.select(TierQuality).where(TierQuality.period == period.key)))
-    if kept and not refresh and all(now - row.computed_at < TIER_MEDIAN_FRESH for row in kept):
-        return {row.tier_id: row.median for row in kept}
-    qualities: dict[int, list[int]] = defaultdict(list)
-    tier_of = dict(db.session.execute(sa.select(Partner.id, Partner.tier_id)).all())
-    for row in cards(period):
-        if row.card.quality is not None:
-            qualities[tier_of[row.partner_id]].append(row.card.quality)
-    medians = {
-        tier_id: statistics.median(qualities[tier_id]) if qualities[tier_id] else None
-        for tier_id in db.session.scalars(sa.select(Tier.id))
-    }
-    db.session.execute(sa.delete(TierQuality).where(TierQuality.period == period.key))
-    db.session.add_all(
-        TierQuality(period=period.key, tier_id=tier_id, median=median,
-                    partners=len(qualities[tier_id]), computed_at=now)
-        for tier_id, median in medians.items()
-    )  # fmt: skip
-    try:
-        db.session.commit()
-    except sa.exc.IntegrityError:
-        db.session.rollback()  # another request kept the same medians at the same time
-    return medians
+    return _work_out_tier_medians(period) if refresh else kept_tier_medians([period])[0]
 
 
 def kept_tier_medians(periods: Sequence[Period]) -> list[dict[int, float | None]]:
@@ -216,8 +193,34 @@ def kept_tier_medians(periods: Sequence[Period]) -> list[dict[int, float | None]
         if found and all(now - row.computed_at < TIER_MEDIAN_FRESH for row in found):
             out.append({row.tier_id: row.median for row in found})
         else:
-            out.append(tier_medians(period, refresh=True))
+            out.append(_work_out_tier_medians(period))
     return out
+
+
+def _work_out_tier_medians(period: Period) -> dict[int, float | None]:
+    """Each tier's median quality over the period from every partner's scorecard, kept
+    in place of what was kept for the period; commits."""
+    qualities: dict[int, list[int]] = defaultdict(list)
+    tier_of = dict(db.session.execute(sa.select(Partner.id, Partner.tier_id)).all())
+    for row in cards(period):
+        if row.card.quality is not None:
+            qualities[tier_of[row.partner_id]].append(row.card.quality)
+    medians = {
+        tier_id: statistics.median(qualities[tier_id]) if qualities[tier_id] else None
+        for tier_id in db.session.scalars(sa.select(Tier.id))
+    }
+    now = utcnow()
+    db.session.execute(sa.delete(TierQuality).where(TierQuality.period == period.key))
+    db.session.add_all(
+        TierQuality(period=period.key, tier_id=tier_id, median=median,
+                    partners=len(qualities[tier_id]), computed_at=now)
+        for tier_id, median in medians.items()
+    )  # fmt: skip
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        db.session.rollback()  # another request kept the same medians at the same time
+    return medians
 
 
 def refresh_tier_medians(today: date) -> None:
