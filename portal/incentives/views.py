@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.db import utcnow
@@ -17,6 +17,7 @@ from portal.money import format_money
 from portal.scorecards.periods import MONTH, BadPeriod, Period, month_of, parse
 from portal.tenancy.policy import requires
 from portal.tenancy.roles import Permission
+from portal.web.downloads import csv_download
 from portal.web.errors import not_found
 
 bp = Blueprint("incentives", __name__, url_prefix="/incentives")
@@ -144,11 +145,7 @@ def paid(statement_id: int) -> Any:
 def export() -> Any:
     period, _ = _month()
     filename = f"statements-{current_user.tenant.slug}-{period.key}.csv"
-    return Response(
-        statements_service.export_csv(period.key),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_download(statements_service.export_csv(period.key), filename)
 
 
 @bp.get("/mine")

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     flash,
     jsonify,
     redirect,
@@ -29,6 +28,7 @@ from portal.leads.models import LeadImport
 from portal.tenancy.forms import ConfirmForm
 from portal.tenancy.policy import requires
 from portal.tenancy.roles import Permission
+from portal.web.downloads import csv_download
 from portal.web.errors import not_found
 from portal.web.security import large_upload
 
@@ -184,8 +184,4 @@ def rejected(import_id: int) -> Any:
         return not_found()
     lines = csv_import.rejected_lines_csv(staged)
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", staged.filename.rsplit(".", 1)[0]) or "leads"
-    return Response(
-        stream_with_context(lines),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{stem}-rejected.csv"'},
-    )
+    return csv_download(stream_with_context(lines), f"{stem}-rejected.csv")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
 
@@ -16,6 +16,7 @@ from portal.partners import csv_plan, csv_services
 from portal.tenancy.forms import ConfirmForm
 from portal.tenancy.policy import requires
 from portal.tenancy.roles import Permission
+from portal.web.downloads import csv_download
 from portal.web.errors import not_found
 
 bp = Blueprint("partner_io", __name__, url_prefix="/partners")
@@ -29,11 +30,7 @@ class UploadForm(PortalForm):
 @requires(Permission.VIEW_NETWORK)
 def export() -> Any:
     filename = f"partners-{current_user.tenant.slug}-{utcnow():%Y-%m-%d}.csv"
-    return Response(
-        csv_services.export_csv(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_download(csv_services.export_csv(), filename)
 
 
 @bp.route("/import", methods=["GET", "POST"])

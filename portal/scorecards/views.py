@@ -16,6 +16,7 @@ from portal.scorecards.periods import BadPeriod, Period, month_of, parse
 from portal.scorecards.velocity import STAGES
 from portal.tenancy.policy import requires
 from portal.tenancy.roles import Permission
+from portal.web.downloads import csv_download
 from portal.web.errors import not_found
 
 bp = Blueprint("scorecards", __name__, url_prefix="/scorecards")
@@ -159,11 +160,7 @@ def feedback_page() -> Any:
 
 
 def _csv(text: str, name: str, period: Period) -> Response:
-    filename = f"{name}-{current_user.tenant.slug}-{period.key}.csv"
-    return Response(
-        text, mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )  # fmt: skip
+    return csv_download(text, f"{name}-{current_user.tenant.slug}-{period.key}.csv")
 
 
 # Each table of the feedback page as CSV: what it can be grouped by, and how it is written.
