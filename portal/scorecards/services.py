@@ -237,21 +237,14 @@ def forget_tier_medians() -> None:
     db.session.execute(sa.delete(TierQuality))
 
 
-def tallies(
-    period: Period, partner_ids: Collection[int] | None = None, *, product_id: int | None = None
-) -> dict[int, Tally]:
-    """What each partner's offers of the period add up to (all partners, or these; all
-    leads, or a product's), by partner."""
-    return tallies_over([period], partner_ids, product_id=product_id)[0]
-
-
 def tallies_over(
     periods: Sequence[Period],
     partner_ids: Collection[int] | None = None,
     *,
     product_id: int | None = None,
 ) -> list[dict[int, Tally]]:
-    """tallies() of each of the periods (which do not overlap), by period: one GROUP BY
+    """What each partner's offers of each period add up to (all partners, or these; all
+    leads, or a product's), by period and partner; the periods do not overlap. One GROUP BY
     partner and period over the offers and their leads (on PostgreSQL with the answer
     times' median and 90th percentile), and two small ones for the rejections by reason
     and the won revenue by currency."""
