@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
@@ -18,6 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 from flask import Flask, current_app, has_app_context
 from redis import Redis
 from rq import Queue
+from rq.utils import import_attribute
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 QUEUE_NAMES = ("sla", "routing", "notifications", "default")
 # How often the SLA sweep runs: an offer whose expiry job was lost expires this late at most.
 SLA_SWEEP_SECONDS = 30
+# How long a gathered job counts as waiting in its queue. A job lost before it ran (a worker
+# killed) leaves its mark behind this long at most; the periodic jobs cover its work meanwhile.
+GATHER_MARK_SECONDS = 120
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -114,6 +118,33 @@ class JobQueue:
             **kwargs,  # type: ignore[attr-defined]
         )
 
+    def enqueue_gathered(
+        self, fn: Callable[..., Any], tenant_id: int, items: Iterable[int] | None = None
+    ) -> None:
+        """Ask for fn(tenant_id) to run, or fn(tenant_id, ids) with these ids among others.
+
+        Asks made while such a job waits in its queue join it: the job runs once with every
+        id asked for until it started. Under load a burst of answers then costs a few jobs,
+        not one each, and when it is quiet each ask still gets its own job at once. Without
+        Redis it runs here and now with these ids, as `enqueue` does.
+        """
+        ids = None if items is None else sorted(set(items))
+        if not self.is_async:
+            self.enqueue(fn, tenant_id, *(() if ids is None else (ids,)))
+            return
+        name = f"{fn.__module__}.{fn.__qualname__}"
+        waiting, gathered = _gather_keys(name, tenant_id)
+        with self.connection.pipeline() as pipe:
+            if ids:
+                pipe.sadd(gathered, *ids)
+            pipe.set(waiting, 1, nx=True, ex=GATHER_MARK_SECONDS)
+            first = pipe.execute()[-1]
+        if first:
+            self.queue(fn.queue_name).enqueue(  # type: ignore[attr-defined]
+                run_gathered, name, tenant_id, ids is not None, job_timeout=fn.timeout,  # type: ignore[attr-defined]
+                description=f"{name}({tenant_id}, gathered)",
+            )  # fmt: skip
+
     def schedule_many(
         self, fn: Callable[..., Any], jobs: list[tuple[datetime, str, tuple[Any, ...]]]
     ) -> int:
@@ -138,6 +169,36 @@ class JobQueue:
                 )
             pipe.execute()
         return len(jobs)
+
+
+def _gather_keys(name: str, tenant_id: int) -> tuple[str, str]:
+    prefix = f"portal:gathered:{name}:{tenant_id}"
+    return f"{prefix}:waiting", f"{prefix}:ids"
+
+
+def run_gathered(name: str, tenant_id: int, with_ids: bool) -> Any:
+    """The job `enqueue_gathered` queues: take the ids asked for so far and run the job.
+
+    The mark comes off in the same step as the ids are taken, before the job reads
+    anything, so an ask made from then on queues a job of its own rather than being lost.
+    """
+    if not has_app_context():
+        with _app_for_worker().app_context():
+            return run_gathered(name, tenant_id, with_ids)
+    from portal.extensions import queue  # the extensions hold this module's JobQueue
+
+    waiting, gathered = _gather_keys(name, tenant_id)
+    with queue.connection.pipeline() as pipe:  # MULTI/EXEC: the three at once
+        pipe.delete(waiting)
+        pipe.smembers(gathered)
+        pipe.delete(gathered)
+        taken = pipe.execute()[1]
+    fn = import_attribute(name)
+    if not with_ids:
+        return fn(tenant_id)
+    if not taken:
+        return None
+    return fn(tenant_id, sorted(int(i) for i in taken))
 
 
 def _run_on_thread(

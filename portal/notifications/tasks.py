@@ -29,11 +29,11 @@ def fan_out_events(tenant_id: int, event_ids: list[int]) -> int:
 
 
 # Sending may wait on a slow server: without Redis it runs on a thread, never in a request.
-@job(queue="notifications", timeout=120, long_running=True)
-def send_email(tenant_id: int, email_id: int) -> bool:
-    """Make one attempt at an e-mail of the outbox."""
+@job(queue="notifications", timeout=600, long_running=True)
+def send_emails(tenant_id: int, email_ids: list[int]) -> int:
+    """Make one attempt at each of these e-mails of the outbox; how many went."""
     with tenant_scope(tenant_id):
-        return mail.send_email(email_id)
+        return sum(mail.send_email(email_id) for email_id in email_ids)
 
 
 @job(queue="notifications", timeout=120, long_running=True)
@@ -44,15 +44,21 @@ def deliver_webhook(tenant_id: int, delivery_id: int) -> bool:
 
 
 def queue_sending(tenant_id: int, made: fanout.Made) -> None:
-    """Queue a job for each new e-mail and delivery; a lost one is picked up by send_due."""
-    for fn, ids in ((send_email, made.emails), (deliver_webhook, made.deliveries)):
-        for row_id in ids:
-            try:
-                queue.enqueue(fn, tenant_id, row_id)
-            except Exception:
-                log.exception(
-                    "could not queue %s %s; the periodic job sends it", fn.__name__, row_id
-                )
+    """Queue the sending of new e-mails and deliveries; what is lost is picked up by send_due.
+
+    E-mails go to one mail server, so they are gathered into few jobs. Each webhook
+    delivery keeps a job of its own: a partner's slow endpoint holds up only its own.
+    """
+    if made.emails:
+        try:
+            queue.enqueue_gathered(send_emails, tenant_id, made.emails)
+        except Exception:
+            log.exception("could not queue e-mails %s; the periodic job sends them", made.emails)
+    for row_id in made.deliveries:
+        try:
+            queue.enqueue(deliver_webhook, tenant_id, row_id)
+        except Exception:
+            log.exception("could not queue delivery %s; the periodic job sends it", row_id)
 
 
 def hand_over(pending: dict[int, list[int]]) -> None:
@@ -65,7 +71,7 @@ def hand_over(pending: dict[int, list[int]]) -> None:
     for tenant_id, event_ids in pending.items():
         try:
             if queue.is_async:
-                queue.enqueue(fan_out_events, tenant_id, event_ids)
+                queue.enqueue_gathered(fan_out_events, tenant_id, event_ids)
             else:
                 with current_app.app_context():
                     fan_out_events(tenant_id, event_ids)
@@ -108,12 +114,15 @@ def catch_up_everywhere() -> int:
 @job(queue="notifications", timeout=300)
 def send_due_everywhere() -> int:
     """Queue an attempt for every e-mail and delivery whose (next) attempt is due."""
-    queued = 0
-    for model, fn in ((OutboundEmail, send_email), (WebhookDelivery, deliver_webhook)):
-        for tenant_id, row_id in _due(model):
-            queue.enqueue(fn, tenant_id, row_id)
-            queued += 1
-    return queued
+    emails: dict[int, list[int]] = {}
+    for tenant_id, row_id in _due(OutboundEmail):
+        emails.setdefault(tenant_id, []).append(row_id)
+    for tenant_id, ids in emails.items():
+        queue.enqueue_gathered(send_emails, tenant_id, ids)
+    deliveries = _due(WebhookDelivery)
+    for tenant_id, row_id in deliveries:
+        queue.enqueue(deliver_webhook, tenant_id, row_id)
+    return sum(map(len, emails.values())) + len(deliveries)
 
 
 def _due(model: type) -> Iterable[tuple[int, int]]:

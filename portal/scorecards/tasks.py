@@ -52,14 +52,15 @@ def recompute_quality_everywhere() -> int:
 
 def offers_resolved(partner_ids: Collection[int]) -> None:
     """Have the quality of these partners of the current tenant worked out again; call it
-    after the commit that resolved their offers. Without Redis it runs here and now; a
+    after the commit that resolved their offers. Without Redis it runs here and now; with
+    it, the partners asked for while the tenant's job waits are worked out by that job. A
     failure is logged, never raised into the answer that was committed, and the periodic
     job makes it good."""
     if not partner_ids:
         return
     tenant_id = current_tenant_id()
     try:
-        queue.enqueue(recompute_partner_quality, tenant_id, sorted(set(partner_ids)))
+        queue.enqueue_gathered(recompute_partner_quality, tenant_id, partner_ids)
     except Exception:
         db.session.rollback()
         log.exception("quality of partners %s of tenant %s not worked out", partner_ids, tenant_id)
