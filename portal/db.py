@@ -185,18 +185,23 @@ def draw_ids(connection: sa.Connection, table: sa.Table, count: int) -> list[int
     return sorted(connection.execute(query, {"table": table.name, "count": count}).scalars())
 
 
+# Under row-level security a COPY goes through a temporary table (five round trips and the
+# catalog work of a table made and dropped); below this many rows the INSERT is cheaper.
+COPY_FROM_ROWS = 100
+
+
 def insert_rows(
     connection: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
 ) -> list[int]:
     """Insert the rows (each with the same columns) in one statement; their new ids, in order.
 
-    On PostgreSQL the ids are drawn from the sequence first and the rows copied; elsewhere
-    one INSERT .. RETURNING gives the ids. Rows of a tenant table name their tenant, since
-    no session stands between: the caller writes for the tenant in scope.
+    Many rows on PostgreSQL: the ids are drawn from the sequence first and the rows copied.
+    Otherwise one INSERT .. RETURNING gives the ids. Rows of a tenant table name their
+    tenant, since no session stands between: the caller writes for the tenant in scope.
     """
     if not rows:
         return []
-    if connection.dialect.name != "postgresql":
+    if connection.dialect.name != "postgresql" or len(rows) < COPY_FROM_ROWS:
         query = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
         return list(connection.execute(query, list(rows)).scalars())
     ids = draw_ids(connection, table, len(rows))

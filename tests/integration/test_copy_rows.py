@@ -3,7 +3,7 @@
 import pytest
 import sqlalchemy as sa
 
-from portal.db import copy_rows, utcnow
+from portal.db import COPY_FROM_ROWS, copy_rows, insert_rows, utcnow
 from portal.extensions import db
 from portal.leads.models import Lead
 from portal.tenancy.scoping import tenant_scope
@@ -109,3 +109,14 @@ def test_rows_made_as_they_are_written_by_a_generator(app, world):
         db.session.commit()
     assert made == [1, 2, 3]
     assert [_stored(app, world.a.id, f"crm-{n}")[1]["employees"] for n in made] == [1200] * 3
+
+
+@pytest.mark.parametrize("count", [3, COPY_FROM_ROWS])
+def test_inserted_rows_get_their_ids_in_order_by_insert_or_by_copy(app, world, count):
+    rows = [_row(world.a.id, n, company_name=f"Co {n}") for n in range(count)]
+    with app.app_context(), tenant_scope(world.a.id):
+        ids = insert_rows(db.session.connection(), Lead.__table__, rows)
+        db.session.commit()
+        stored = dict(db.session.execute(sa.select(Lead.id, Lead.company_name)).all())
+    assert len(set(ids)) == count and ids == sorted(ids)
+    assert [stored[i] for i in ids] == [row["company_name"] for row in rows]
