@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal import audit
 from portal.db import utcnow
@@ -308,8 +308,11 @@ def session_user(user_id: str, token: str | None) -> tuple[User, AuthSession] | 
         return None
     now = utcnow()
     with unscoped():
+        # Every page shows the user, their tenant and their partner: one query, not three.
         auth = db.session.scalar(
-            sa.select(AuthSession).where(AuthSession.token_hash == _digest(token))
+            sa.select(AuthSession)
+            .options(joinedload(AuthSession.user).joinedload(User.partner))
+            .where(AuthSession.token_hash == _digest(token))
         )
         if auth is None or auth.user_id != int(user_id) or auth.ended_at is not None:
             return None

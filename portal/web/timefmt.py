@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_datetime
+from flask import g, has_request_context
 from flask_login import current_user
 
 
 def viewer_zone() -> ZoneInfo:
-    """The signed-in user's zone, else their partner's, else their tenant's, else UTC."""
+    """The signed-in user's zone, else their partner's, else their tenant's, else UTC.
+
+    Kept for the request (a page of forty rows asks forty times), with the user it is for.
+    """
+    if not has_request_context():
+        return _zone_of(current_user)
+    user = current_user._get_current_object()
+    kept = g.get("_viewer_zone")
+    if kept is not None and kept[0] is user:
+        return kept[1]
+    zone = _zone_of(user)
+    g._viewer_zone = (user, zone)
+    return zone
+
+
+def _zone_of(user: object) -> ZoneInfo:
     candidates = [
-        getattr(current_user, "timezone", None),
-        getattr(getattr(current_user, "partner", None), "timezone", None),
-        getattr(getattr(current_user, "tenant", None), "timezone", None),
+        getattr(user, "timezone", None),
+        getattr(getattr(user, "partner", None), "timezone", None),
+        getattr(getattr(user, "tenant", None), "timezone", None),
     ]
     for name in candidates:
         if name:
@@ -32,8 +49,14 @@ def local_time(value: datetime | None, fmt: str = "medium") -> str:
     """A UTC timestamp in the viewer's zone; the medium form names the zone."""
     if value is None:
         return "—"
-    pattern = FORMATS.get(fmt, fmt)
-    return format_datetime(value, format=pattern, tzinfo=viewer_zone(), locale="en_GB")
+    return _formatted(value, FORMATS.get(fmt, fmt), viewer_zone())
+
+
+# Pages show the same deadlines again and again (an inbox of forty offers, reloaded), and
+# Babel's formatting is the larger part of rendering such a page.
+@functools.lru_cache(maxsize=8192)
+def _formatted(value: datetime, pattern: str, zone: ZoneInfo) -> str:
+    return format_datetime(value, format=pattern, tzinfo=zone, locale="en_GB")
 
 
 def time_left(due: datetime, now: datetime) -> str:
