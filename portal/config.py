@@ -133,6 +133,12 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "LARGE_UPLOAD_MAX_BYTES": 64 * 1024 * 1024,
         # Without Redis, long jobs run on a thread; tests run them at once, inside the test.
         "INPROCESS_JOB_THREADS": env != "testing",
+        # With Redis, these jobs wait this long in the queue, and what else is asked of them
+        # meanwhile joins them: a burst of events is fanned out and mailed by one job, a
+        # partner's quality is worked out once however many offers it answered. Tests run
+        # the jobs as soon as a worker takes them.
+        "NOTIFY_GATHER_SECONDS": 0 if env == "testing" else 2,
+        "QUALITY_GATHER_SECONDS": 0 if env == "testing" else 30,
         "WTF_CSRF_TIME_LIMIT": None,
         "PASSWORD_HASH_PROFILE": "fast" if env == "testing" else "strong",
         "PAGE_SIZE": 25,

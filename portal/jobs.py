@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from flask import Flask, current_app, has_app_context
@@ -119,14 +119,20 @@ class JobQueue:
         )
 
     def enqueue_gathered(
-        self, fn: Callable[..., Any], tenant_id: int, items: Iterable[int] | None = None
+        self,
+        fn: Callable[..., Any],
+        tenant_id: int,
+        items: Iterable[int] | None = None,
+        *,
+        wait_s: float = 0,
     ) -> None:
         """Ask for fn(tenant_id) to run, or fn(tenant_id, ids) with these ids among others.
 
         Asks made while such a job waits in its queue join it: the job runs once with every
         id asked for until it started. Under load a burst of answers then costs a few jobs,
-        not one each, and when it is quiet each ask still gets its own job at once. Without
-        Redis it runs here and now with these ids, as `enqueue` does.
+        not one each. With wait_s the job is queued that much later, so the asks of that
+        time join it even when the workers are idle. Without Redis it runs here and now
+        with these ids, as `enqueue` does.
         """
         ids = None if items is None else sorted(set(items))
         if not self.is_async:
@@ -139,11 +145,15 @@ class JobQueue:
                 pipe.sadd(gathered, *ids)
             pipe.set(waiting, 1, nx=True, ex=GATHER_MARK_SECONDS)
             first = pipe.execute()[-1]
-        if first:
-            self.queue(fn.queue_name).enqueue(  # type: ignore[attr-defined]
-                run_gathered, name, tenant_id, ids is not None, job_timeout=fn.timeout,  # type: ignore[attr-defined]
-                description=f"{name}({tenant_id}, gathered)",
-            )  # fmt: skip
+        if not first:
+            return
+        target = self.queue(fn.queue_name)  # type: ignore[attr-defined]
+        args = (run_gathered, name, tenant_id, ids is not None)
+        options = {"job_timeout": fn.timeout, "description": f"{name}({tenant_id}, gathered)"}  # type: ignore[attr-defined]
+        if wait_s > 0:
+            target.enqueue_in(timedelta(seconds=wait_s), *args, **options)
+        else:
+            target.enqueue(*args, **options)
 
     def schedule_many(
         self, fn: Callable[..., Any], jobs: list[tuple[datetime, str, tuple[Any, ...]]]

@@ -51,7 +51,10 @@ def queue_sending(tenant_id: int, made: fanout.Made) -> None:
     """
     if made.emails:
         try:
-            queue.enqueue_gathered(send_emails, tenant_id, made.emails)
+            queue.enqueue_gathered(
+                send_emails, tenant_id, made.emails,
+                wait_s=current_app.config["NOTIFY_GATHER_SECONDS"],
+            )  # fmt: skip
         except Exception:
             log.exception("could not queue e-mails %s; the periodic job sends them", made.emails)
     for row_id in made.deliveries:
@@ -71,7 +74,10 @@ def hand_over(pending: dict[int, list[int]]) -> None:
     for tenant_id, event_ids in pending.items():
         try:
             if queue.is_async:
-                queue.enqueue_gathered(fan_out_events, tenant_id, event_ids)
+                queue.enqueue_gathered(
+                    fan_out_events, tenant_id, event_ids,
+                    wait_s=current_app.config["NOTIFY_GATHER_SECONDS"],
+                )  # fmt: skip
             else:
                 with current_app.app_context():
                     fan_out_events(tenant_id, event_ids)

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Collection
 
 import sqlalchemy as sa
+from flask import current_app
 
 from portal.db import utcnow
 from portal.extensions import db, queue
@@ -60,7 +61,10 @@ def offers_resolved(partner_ids: Collection[int]) -> None:
         return
     tenant_id = current_tenant_id()
     try:
-        queue.enqueue_gathered(recompute_partner_quality, tenant_id, partner_ids)
+        queue.enqueue_gathered(
+            recompute_partner_quality, tenant_id, partner_ids,
+            wait_s=current_app.config["QUALITY_GATHER_SECONDS"],
+        )  # fmt: skip
     except Exception:
         db.session.rollback()
         log.exception("quality of partners %s of tenant %s not worked out", partner_ids, tenant_id)

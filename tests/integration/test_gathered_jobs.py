@@ -6,12 +6,15 @@ out and mailed by a few jobs, not by one job per lead, event and e-mail."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from rq import SimpleWorker
+from rq.job import Job
 from rq.registry import FinishedJobRegistry
 
+from portal.db import utcnow
 from portal.extensions import db, queue
 from portal.jobs import QUEUE_NAMES, job
 from portal.leads.models import Lead, Offer
@@ -78,6 +81,20 @@ def test_asks_made_while_the_job_waits_join_it_one_job_per_tenant(redis_app):
         assert queue.queue("default").count == 1
         work_off()
         assert calls == [(7, [9])]
+
+
+def test_a_job_asked_to_wait_gathers_the_asks_of_that_time(redis_app):
+    with redis_app.app_context():
+        before = utcnow()
+        queue.enqueue_gathered(note_ids, 3, [1], wait_s=60)
+        queue.enqueue_gathered(note_ids, 3, [2], wait_s=60)
+        default = queue.queue("default")
+        assert default.count == 0
+        [job_id] = default.scheduled_job_registry.get_job_ids()
+        due = default.scheduled_job_registry.get_scheduled_time(job_id)
+        assert before + timedelta(seconds=59) <= due <= utcnow() + timedelta(seconds=61)
+        Job.fetch(job_id, connection=queue.connection).perform()
+    assert calls == [(3, [1, 2])]
 
 
 def test_no_id_is_lost_when_asks_race_the_worker(redis_app):
