@@ -47,6 +47,10 @@ class InboxRow:
             return "danger"
         return "warning" if self.left <= SOON else "secondary"
 
+    @property
+    def location(self) -> str:
+        return ", ".join(part for part in (self.city, self.country) if part)
+
 
 # The columns the inbox shows, read as plain rows: a page lists every open offer, and whole
 # offers and leads (with an offer's routing explanation, kilobytes of JSON) would cost the

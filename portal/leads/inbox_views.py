@@ -46,8 +46,6 @@ def _offer_page(offer_id: int, reject_form: RejectForm | None = None) -> Any:
         offer = offers.partner_offer(offer_id, current_user.partner_id)
     except NotFound:
         return not_found()
-    if offer.state == "open":
-        offers.mark_opened(offer, current_user)
     reject_form = reject_form or _reject_form()
     page = render_template(
         "leads/offer.html",
@@ -58,6 +56,9 @@ def _offer_page(offer_id: int, reject_form: RejectForm | None = None) -> Any:
         reject_form=reject_form,
         money=format_money,
     )
+    if offer.state == "open":
+        # Once the page is made: the commit ends the transaction the page reads from.
+        offers.mark_opened(offer, current_user)
     return page, 400 if reject_form.errors else 200
 
 

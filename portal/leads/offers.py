@@ -16,7 +16,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import audit, money
 from portal.db import utcnow
@@ -45,10 +46,14 @@ OPEN = "open"
 
 def partner_offer(offer_id: int, partner_id: int | None) -> Offer:
     """One of the partner's offers; NotFound for any other, whose existence is not its business."""
+    # The routing explanation (kilobytes of JSON) is not the partner's to see.
     offer = db.session.scalar(
         sa.select(Offer)
         .where(Offer.id == offer_id, Offer.partner_id == partner_id)
-        .options(selectinload(Offer.lead).selectinload(Lead.product))
+        .options(
+            defer(Offer.explanation),
+            joinedload(Offer.lead, innerjoin=True).joinedload(Lead.product),
+        )
     )
     if offer is None or partner_id is None:
         raise NotFound("no such offer")
@@ -122,13 +127,14 @@ def _close(offer: Offer, state: str, now: datetime, *, when: str | None, **value
         query = query.where(Offer.due_at > now)
     elif when == AFTER_DEADLINE:
         query = query.where(Offer.due_at <= now)
+    changes = {"state": state, "decided_at": now, **values}
     closed = db.session.execute(
-        query.values(state=state, decided_at=now, **values).execution_options(
-            synchronize_session=False
-        )
+        query.values(**changes).execution_options(synchronize_session=False)
     ).rowcount
     if closed:
-        db.session.refresh(offer)
+        # What the UPDATE wrote, without reading the row back.
+        for name, value in changes.items():
+            set_committed_value(offer, name, value)
     return bool(closed)
 
 
