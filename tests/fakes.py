@@ -65,6 +65,7 @@ class FakeSmtp:
     messages: list[tuple[str, list[str], str]] = field(default_factory=list)
     # An SMTP reply code to give to MAIL FROM instead of 250: a server refusing for now.
     refuse_with: int | None = None
+    connections: int = 0
 
 
 @contextmanager
@@ -78,6 +79,7 @@ def fake_smtp() -> Iterator[FakeSmtp]:
 
         def handle(self) -> None:
             sender, recipients = "", []
+            state.connections += 1
             self.reply("220 fake ESMTP")
             while line := self.rfile.readline():
                 command = line.decode().strip()

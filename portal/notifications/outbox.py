@@ -7,7 +7,7 @@ the lease runs out. A failed attempt is retried with a growing delay, then given
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,19 +22,27 @@ ERROR_MAX = 1000
 
 def claim(model: Any, row_id: int, now: datetime, lease: timedelta) -> Any | None:
     """Take a pending, due message for one attempt; None if it is not due or taken already."""
-    claimed = db.session.execute(
+    claimed = claim_many(model, [row_id], now, lease)
+    return claimed[0] if claimed else None
+
+
+def claim_many(model: Any, row_ids: Sequence[int], now: datetime, lease: timedelta) -> list[Any]:
+    """Take those of these messages that are pending and due, for one attempt each, in one
+    UPDATE and one commit; them, in id order."""
+    claimed = db.session.scalars(
         sa.update(model)
-        .where(model.id == row_id, model.state == "pending", model.next_attempt_at <= now)
+        .where(model.id.in_(list(row_ids)), model.state == "pending", model.next_attempt_at <= now)
         .values(next_attempt_at=now + lease, attempts=model.attempts + 1)
+        .returning(model.id)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).all()
     if not claimed:
         db.session.rollback()
-        return None
+        return []
     db.session.commit()
-    row = db.session.get(model, row_id)
-    db.session.refresh(row)
-    return row
+    return list(
+        db.session.scalars(sa.select(model).where(model.id.in_(claimed)).order_by(model.id))
+    )
 
 
 def record_failure(

@@ -33,7 +33,7 @@ def fan_out_events(tenant_id: int, event_ids: list[int]) -> int:
 def send_emails(tenant_id: int, email_ids: list[int]) -> int:
     """Make one attempt at each of these e-mails of the outbox; how many went."""
     with tenant_scope(tenant_id):
-        return sum(mail.send_email(email_id) for email_id in email_ids)
+        return mail.send_emails(email_ids)
 
 
 @job(queue="notifications", timeout=120, long_running=True)

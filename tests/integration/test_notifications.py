@@ -171,6 +171,14 @@ def test_the_mail_job_sends_the_outbox_over_smtp(app, world, smtp):
     assert len(smtp.messages) == 1
 
 
+def test_mails_sent_together_go_over_one_connection_each_once(app, world, smtp):
+    ids = [queue_mail(app, world.a.id) for _ in range(3)]
+    assert run(app, world.a.id, mail.send_emails, [*ids, ids[0]]) == 3
+    assert len(smtp.messages) == 3 and smtp.connections == 1
+    assert {mail_row(app, world.a.id, i).state for i in ids} == {"sent"}
+    assert run(app, world.a.id, mail.send_emails, ids) == 0
+
+
 def test_a_refused_mail_is_retried_later_with_a_growing_delay_then_failed(app, world, smtp):
     smtp.refuse_with = 451
     email_id = queue_mail(app, world.a.id)
