@@ -134,9 +134,10 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         # Without Redis, long jobs run on a thread; tests run them at once, inside the test.
         "INPROCESS_JOB_THREADS": env != "testing",
         # With Redis, these jobs wait this long in the queue, and what else is asked of them
-        # meanwhile joins them: a burst of events is fanned out and mailed by one job, a
-        # partner's quality is worked out once however many offers it answered. Tests run
-        # the jobs as soon as a worker takes them.
+        # meanwhile joins them: the leads of a burst are routed together, its events fanned
+        # out and mailed by one job, a partner's quality worked out once however many offers
+        # it answered. Tests run the jobs as soon as a worker takes them.
+        "ROUTING_GATHER_SECONDS": 0 if env == "testing" else 1,
         "NOTIFY_GATHER_SECONDS": 0 if env == "testing" else 2,
         "QUALITY_GATHER_SECONDS": 0 if env == "testing" else 30,
         "WTF_CSRF_TIME_LIMIT": None,

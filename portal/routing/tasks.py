@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
+from flask import current_app
 
 from portal.extensions import db, queue
 from portal.jobs import job
@@ -30,14 +31,16 @@ def route_tenant(tenant_id: int) -> int:
 def hand_over() -> None:
     """Ask for the tenant's new MQLs to be routed; call it after the commit that made them.
 
-    Without Redis the routing runs here and now. With Redis, asks made while the tenant's
-    routing job waits in the queue join it (it routes every waiting lead). If the queue
+    Without Redis the routing runs here and now. With Redis the tenant's routing job waits
+    a second, and asks made meanwhile join it (it routes every waiting lead). If the queue
     cannot be reached, the periodic sweep routes the leads a little later, so intake never
     fails for it.
     """
     tenant_id = current_tenant_id()
     try:
-        queue.enqueue_gathered(route_tenant, tenant_id)
+        queue.enqueue_gathered(
+            route_tenant, tenant_id, wait_s=current_app.config["ROUTING_GATHER_SECONDS"]
+        )
     except Exception:
         log.exception("could not queue routing for tenant %s; the sweep will route", tenant_id)
 
