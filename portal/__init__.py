@@ -14,7 +14,7 @@ from werkzeug.routing import IntegerConverter
 from portal import config as settings
 from portal import logs
 from portal.api import schemas as api_schemas
-from portal.db import MAX_ID
+from portal.db import MAX_ID, ping_when_idle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,6 +93,7 @@ def _tune_engine(engine: sa.Engine) -> None:
     if engine.dialect.name == "postgresql":
         from portal.tenancy import rls
 
+        ping_when_idle(engine)
         rls.install(engine)
         return
     if engine.dialect.name != "sqlite":

@@ -107,7 +107,7 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "TESTING": env == "testing",
         "SECRET_KEY": secret,
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(env_str("DATABASE_URL", default_db)),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "json_serializer": json_text},
+        "SQLALCHEMY_ENGINE_OPTIONS": {"json_serializer": json_text},
         "REDIS_URL": env_str("REDIS_URL"),
         "LOG_FORMAT": log_format,
         "PROXY_HOPS": env_int("PROXY_HOPS", 0),

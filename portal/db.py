@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import operator
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -28,6 +29,36 @@ MAX_ID = 2**31 - 1
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# A pooled connection unused for this long is pinged before it is handed out.
+PING_AFTER_IDLE_S = 1.0
+
+
+def ping_when_idle(engine: sa.Engine) -> None:
+    """Ping a pooled connection before use only if it sat unused for a while.
+
+    A connection is found dead after a database restart or a network cut, both of which
+    leave it idle for a while first; one given back a moment ago by the previous request
+    is alive. pool_pre_ping would ping before every checkout: a round trip per request.
+    A failed ping makes the pool replace the connection (and, a disconnect, the others).
+    """
+
+    @sa.event.listens_for(engine, "checkin")
+    def _given_back(dbapi_connection: Any, record: Any) -> None:
+        record.info["given_back_at"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _handed_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        given_back = record.info.get("given_back_at")
+        if given_back is None or time.monotonic() - given_back < PING_AFTER_IDLE_S:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise sa.exc.DisconnectionError(f"pooled connection is dead: {exc}") from exc
+        if not alive:
+            raise sa.exc.DisconnectionError("pooled connection is dead")
 
 
 def json_text(value: Any) -> str:
