@@ -302,12 +302,20 @@ def start_session(user: User, *, ip: str | None, user_agent: str | None) -> tupl
     return token, auth
 
 
-def session_user(user_id: str, token: str | None) -> tuple[User, AuthSession] | None:
-    """The user and login behind a session cookie, or None if the login has ended or lapsed."""
+def session_user(
+    user_id: str, token: str | None, tenant_id: Any = None
+) -> tuple[User, AuthSession] | None:
+    """The user and login behind a session cookie, or None if the login has ended or lapsed.
+
+    The cookie (signed) names the tenant signed in to: the login is looked for in that
+    tenant alone, the scope the request then works in, so the database is told its tenant
+    once. A cookie from before it named one is looked up in every tenant.
+    """
     if not token or not user_id.isdigit():
         return None
     now = utcnow()
-    with unscoped():
+    scope = tenant_scope(tenant_id) if type(tenant_id) is int else unscoped()
+    with scope:
         # Every page shows the user, their tenant and their partner: one query, not three.
         auth = db.session.scalar(
             sa.select(AuthSession)

@@ -35,7 +35,7 @@ TOO_MANY = "Too many attempts to sign in. Wait a minute before you try again."
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    found = services.session_user(user_id, session.get("auth_token"))
+    found = services.session_user(user_id, session.get("auth_token"), session.get("tenant_id"))
     if found is None:
         return None
     user, auth = found
@@ -69,6 +69,7 @@ def _sign_in(user: User) -> Any:
         user, ip=request.remote_addr, user_agent=request.user_agent.string
     )
     session["auth_token"] = token
+    session["tenant_id"] = user.tenant_id
     session.permanent = True
     login_user(user)
     flash(f"Signed in to {user.tenant.name}.", "success")

@@ -222,3 +222,21 @@ def test_login_records_the_session_and_logout_ends_it(app, client, world):
             sa.select(AuthSession).where(AuthSession.user_id == world.a.admin.id)
         ).all()
     assert len(sessions) == 1 and sessions[0].ended_at is not None
+
+
+def test_the_login_is_looked_for_only_in_the_tenant_the_cookie_names(client, world):
+    login(client, world.a.admin.email)
+    assert client.get("/admin/users").status_code == 200
+    with client.session_transaction() as cookie:
+        assert cookie["tenant_id"] == world.a.id
+        cookie["tenant_id"] = world.b.id
+    # Not found in tenant B: signed out, and nothing of either tenant is shown.
+    response = client.get("/admin/users")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_cookie_from_before_it_named_its_tenant_still_signs_in(client, world):
+    login(client, world.a.admin.email)
+    with client.session_transaction() as cookie:
+        del cookie["tenant_id"]
+    assert client.get("/admin/users").status_code == 200
