@@ -8,7 +8,7 @@ by (event, recipient or endpoint), so running it twice for an event creates noth
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -243,8 +243,9 @@ def cursor_position() -> int:
     return db.session.scalar(sa.select(FanOutCursor.last_event_id)) or 0
 
 
-def catch_up(upto: int) -> tuple[int, Made]:
+def catch_up(upto: int, skip: Callable[[list[int]], set[int]] | None = None) -> tuple[int, Made]:
     """Fan out the tenant's events after its cursor, up to the event id upto; moves the cursor.
+    skip names, of a batch of event ids, those known to be fanned out already.
 
     Returns the number of events read and what was made of them.
     """
@@ -265,7 +266,9 @@ def catch_up(upto: int) -> tuple[int, Made]:
                 .limit(BATCH)
             )
         )
-        made = fan_out(ids) if ids else Made([], [])
+        done = skip(ids) if skip and ids else set()
+        todo = [i for i in ids if i not in done]
+        made = fan_out(todo) if todo else Made([], [])
         emails += made.emails
         deliveries += made.deliveries
         read += len(ids)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import sqlalchemy as sa
 from flask import current_app
+from redis.exceptions import RedisError
 
 from portal.extensions import db, queue
 from portal.jobs import job
@@ -24,8 +25,40 @@ def fan_out_events(tenant_id: int, event_ids: list[int]) -> int:
     """Fan out these events of the tenant, then queue the sending; how many rows were made."""
     with tenant_scope(tenant_id):
         made = fanout.fan_out(event_ids)
+    _mark_fanned_out(tenant_id, event_ids)
     queue_sending(tenant_id, made)
     return len(made.emails) + len(made.deliveries) + made.notifications
+
+
+# Events fanned out by their own job, marked in Redis until the catch-up's cursor passes them,
+# so the catch-up does not do their work again. The marks only save work: without them (Redis
+# restarted) the catch-up fans the events out again, which makes nothing twice.
+def _marks_key(tenant_id: int) -> str:
+    return f"portal:fanned-out:{tenant_id}"
+
+
+def _mark_fanned_out(tenant_id: int, event_ids: list[int]) -> None:
+    if not queue.is_async or not event_ids:
+        return
+    try:
+        queue.connection.zadd(_marks_key(tenant_id), {str(i): i for i in event_ids})
+    except RedisError:
+        log.warning("could not mark events of tenant %s fanned out", tenant_id, exc_info=True)
+
+
+def _fanned_out_of(tenant_id: int) -> Callable[[list[int]], set[int]]:
+    def marked(event_ids: list[int]) -> set[int]:
+        if not queue.is_async or not event_ids:
+            return set()
+        scores = queue.connection.zmscore(_marks_key(tenant_id), [str(i) for i in event_ids])
+        return {i for i, score in zip(event_ids, scores, strict=True) if score is not None}
+
+    return marked
+
+
+def _forget_marks(tenant_id: int, upto: int) -> None:
+    if queue.is_async:
+        queue.connection.zremrangebyscore(_marks_key(tenant_id), "-inf", upto)
 
 
 # Sending may wait on a slow server: without Redis it runs on a thread, never in a request.
@@ -108,7 +141,8 @@ def catch_up_everywhere() -> int:
     for tenant_id in behind:
         try:
             with tenant_scope(tenant_id):
-                count, made = fanout.catch_up(top)
+                count, made = fanout.catch_up(top, skip=_fanned_out_of(tenant_id))
+            _forget_marks(tenant_id, top)
             read += count
             queue_sending(tenant_id, made)
         except Exception:

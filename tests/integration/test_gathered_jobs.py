@@ -18,7 +18,9 @@ from portal.db import utcnow
 from portal.extensions import db, queue
 from portal.jobs import QUEUE_NAMES, job
 from portal.leads.models import Lead, Offer
+from portal.notifications import fanout
 from portal.notifications.models import OutboundEmail
+from portal.notifications.tasks import catch_up_everywhere
 from portal.tenancy.scoping import tenant_scope
 from tests.conftest import build_tenant, fresh_database, make_app
 from tests.factories import UserFactory
@@ -168,3 +170,51 @@ def test_leads_taken_in_together_are_routed_fanned_out_and_mailed_by_few_jobs(re
     assert emails == ["sent"] * 4
     assert finished["routing"] == 1
     assert finished["notifications"] == 2
+
+
+def test_the_catch_up_skips_events_their_own_job_fanned_out(redis_app, monkeypatch):
+    with redis_app.app_context():
+        tenant = build_tenant("marks")
+    partners = programme(redis_app, tenant.id)
+    with redis_app.app_context(), tenant_scope(tenant.id):
+        UserFactory(email="p@partners.example", role="partner_user", partner_id=partners["berlin"])
+        db.session.commit()
+    take_in(redis_app, tenant.id, contact_email="c@c.example", company_name="Co")
+    fanned_out = []
+    real = fanout.fan_out
+    monkeypatch.setattr(fanout, "fan_out", lambda ids: fanned_out.append(list(ids)) or real(ids))
+    with redis_app.app_context():
+        work_off()
+        [by_job] = fanned_out
+        marks = f"portal:fanned-out:{tenant.id}"
+        assert queue.connection.zcard(marks) == len(by_job)
+        fanned_out.clear()
+        assert catch_up_everywhere() >= len(by_job)
+        # Read past, not fanned out again; the marks behind the cursor are gone.
+        assert not any(fanned_out) and queue.connection.zcard(marks) == 0
+
+
+def test_without_the_marks_the_catch_up_fans_out_again_and_makes_nothing_twice(
+    redis_app, monkeypatch
+):
+    with redis_app.app_context():
+        tenant = build_tenant("nomarks")
+    partners = programme(redis_app, tenant.id)
+    with redis_app.app_context(), tenant_scope(tenant.id):
+        UserFactory(email="p@partners.example", role="partner_user", partner_id=partners["berlin"])
+        db.session.commit()
+    take_in(redis_app, tenant.id, contact_email="c@c.example", company_name="Co")
+    with redis_app.app_context():
+        work_off()
+        queue.connection.delete(f"portal:fanned-out:{tenant.id}")  # Redis lost them
+        with tenant_scope(tenant.id):
+            before = db.session.scalar(sa.select(sa.func.count()).select_from(OutboundEmail))
+        fanned_out = []
+        real = fanout.fan_out
+        monkeypatch.setattr(
+            fanout, "fan_out", lambda ids: fanned_out.append(list(ids)) or real(ids)
+        )
+        catch_up_everywhere()
+        with tenant_scope(tenant.id):
+            after = db.session.scalar(sa.select(sa.func.count()).select_from(OutboundEmail))
+    assert any(fanned_out) and before == after == 1
