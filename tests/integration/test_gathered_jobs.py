@@ -172,14 +172,21 @@ def test_leads_taken_in_together_are_routed_fanned_out_and_mailed_by_few_jobs(re
     assert finished["notifications"] == 2
 
 
-def test_the_catch_up_skips_events_their_own_job_fanned_out(redis_app, monkeypatch):
-    with redis_app.app_context():
-        tenant = build_tenant("marks")
-    partners = programme(redis_app, tenant.id)
-    with redis_app.app_context(), tenant_scope(tenant.id):
+def one_lead_taken_in(app, slug):
+    """A tenant with the routing programme, a user of the partner that gets the lead, and
+    one lead taken in, whose routing and fan-out wait in the queues."""
+    with app.app_context():
+        tenant = build_tenant(slug)
+    partners = programme(app, tenant.id)
+    with app.app_context(), tenant_scope(tenant.id):
         UserFactory(email="p@partners.example", role="partner_user", partner_id=partners["berlin"])
         db.session.commit()
-    take_in(redis_app, tenant.id, contact_email="c@c.example", company_name="Co")
+    take_in(app, tenant.id, contact_email="c@c.example", company_name="Co")
+    return tenant
+
+
+def test_the_catch_up_skips_events_their_own_job_fanned_out(redis_app, monkeypatch):
+    tenant = one_lead_taken_in(redis_app, "marks")
     fanned_out = []
     real = fanout.fan_out
     monkeypatch.setattr(fanout, "fan_out", lambda ids: fanned_out.append(list(ids)) or real(ids))
@@ -197,13 +204,7 @@ def test_the_catch_up_skips_events_their_own_job_fanned_out(redis_app, monkeypat
 def test_without_the_marks_the_catch_up_fans_out_again_and_makes_nothing_twice(
     redis_app, monkeypatch
 ):
-    with redis_app.app_context():
-        tenant = build_tenant("nomarks")
-    partners = programme(redis_app, tenant.id)
-    with redis_app.app_context(), tenant_scope(tenant.id):
-        UserFactory(email="p@partners.example", role="partner_user", partner_id=partners["berlin"])
-        db.session.commit()
-    take_in(redis_app, tenant.id, contact_email="c@c.example", company_name="Co")
+    tenant = one_lead_taken_in(redis_app, "nomarks")
     with redis_app.app_context():
         work_off()
         queue.connection.delete(f"portal:fanned-out:{tenant.id}")  # Redis lost them
