@@ -134,12 +134,18 @@ def holder(lead: Lead) -> Offer | None:
 
 
 def partner_history(lead: Lead, partner_id: int) -> list[Any]:
-    """The lead's events a partner may see: those of its own offers, in order.
+    """The lead's events a partner may see: those of its own offers, in order; one query.
 
     Other partners' offers, and how routing ranked them, are not its business.
     """
-    own = {o.id for o in lead.offers if o.partner_id == partner_id}
-    return [e for e in lead.events if e.offer_id in own]
+    own = sa.select(Offer.id).where(Offer.lead_id == lead.id, Offer.partner_id == partner_id)
+    return list(
+        db.session.scalars(
+            sa.select(LeadEvent)
+            .where(LeadEvent.lead_id == lead.id, LeadEvent.offer_id.in_(own))
+            .order_by(LeadEvent.id)
+        )
+    )
 
 
 STALE_LABEL = "follow-up"

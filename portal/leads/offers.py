@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import defer, joinedload, selectinload
+from sqlalchemy.orm import defer, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import audit, money
@@ -403,7 +403,10 @@ def held_lead(lead_id: int, partner_id: int | None) -> tuple[Lead, Offer]:
     offer = db.session.scalar(
         sa.select(Offer)
         .where(Offer.lead_id == lead_id, Offer.partner_id == partner_id, Offer.state == "accepted")
-        .options(selectinload(Offer.lead))
+        .options(
+            defer(Offer.explanation),
+            joinedload(Offer.lead, innerjoin=True).joinedload(Lead.product),
+        )
     )
     if offer is None or partner_id is None:
         raise NotFound("no such lead")

@@ -152,6 +152,25 @@ def test_rejecting_needs_a_reason_shown_at_the_field(app, client, world, offered
         assert next_offer.partner_id == ids["germany"]
 
 
+def test_the_next_partner_sees_only_its_own_offer_in_the_lead_history(app, client, world, offered):
+    ids, emails, (first, _), offer_ids = offered
+    sign_in(client, emails["berlin"])
+    url = f"/inbox/offers/{offer_ids[first]}"
+    post_form(client, f"{url}/reject", {"reason_code": "no_capacity"}, page=url)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/inbox/")})
+    with app.app_context(), tenant_scope(world.a.id):
+        second_offer = db.session.scalar(
+            sa.select(Offer.id).where(Offer.lead_id == first, Offer.state == "open")
+        )
+    sign_in(client, emails["germany"])
+    url = f"/inbox/offers/{second_offer}"
+    assert post_form(client, f"{url}/accept", {}, page=url).status_code == 302
+    page = client.get(f"/inbox/leads/{first}").get_data(as_text=True)
+    history = page.split('data-testid="held-history"')[1].split("</ol>")[0]
+    assert "Offered to Germany Direct" in history and "Accepted by Germany Direct" in history
+    assert "Berlin Nord" not in history
+
+
 def test_an_offer_past_its_deadline_cannot_be_accepted(app, client, world, offered):
     _, emails, (first, _), offer_ids = offered
     sign_in(client, emails["berlin"])
