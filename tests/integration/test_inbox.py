@@ -153,7 +153,7 @@ def test_rejecting_needs_a_reason_shown_at_the_field(app, client, world, offered
 
 
 def test_the_next_partner_sees_only_its_own_offer_in_the_lead_history(app, client, world, offered):
-    ids, emails, (first, _), offer_ids = offered
+    _, emails, (first, _), offer_ids = offered
     sign_in(client, emails["berlin"])
     url = f"/inbox/offers/{offer_ids[first]}"
     post_form(client, f"{url}/reject", {"reason_code": "no_capacity"}, page=url)
