@@ -14,6 +14,7 @@ from werkzeug.routing import IntegerConverter
 from portal import config as settings
 from portal import logs
 from portal.api import schemas as api_schemas
+from portal.api.idempotency import document_key
 from portal.db import MAX_ID, ping_when_idle
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         HTTP_ERROR_SCHEMA=api_schemas.PROBLEM_SCHEMA,
         VALIDATION_ERROR_SCHEMA=api_schemas.PROBLEM_SCHEMA,
     )
-    app.spec_processor(api_schemas.document_problems)
+    app.spec_processor(lambda spec: document_key(api_schemas.document_problems(spec)))
     app.security_schemes = {
         "ApiKey": {"type": "http", "scheme": "bearer", "description": "A tenant API key"}
     }

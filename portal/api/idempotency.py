@@ -110,4 +110,29 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         remember(key, response.status_code, response.get_json())
         return response
 
+    run.takes_idempotency_key = True  # type: ignore[attr-defined]
     return run
+
+
+KEY_PARAMETER = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": MAX_KEY_LENGTH},
+    "description": "Any text unique to this request, such as a UUID. A retry with the same key "
+    "and body gets the first answer (with Idempotent-Replayed: true) instead of acting twice.",
+}
+
+
+def document_key(spec: dict[str, Any]) -> dict[str, Any]:
+    """Declare the Idempotency-Key header on the operations that honour it."""
+    operations = {
+        view._spec.get("operation_id")
+        for view in current_app.view_functions.values()
+        if getattr(view, "takes_idempotency_key", False) and hasattr(view, "_spec")
+    }
+    for path in spec.get("paths", {}).values():
+        for operation in path.values():
+            if isinstance(operation, dict) and operation.get("operationId") in operations:
+                operation.setdefault("parameters", []).append(dict(KEY_PARAMETER))
+    return spec

@@ -185,6 +185,17 @@ def test_the_openapi_document_is_generated_and_public(client):
     assert not any(path.startswith(("/admin", "/partners")) for path in spec["paths"])
 
 
+def test_the_openapi_document_declares_the_idempotency_key_where_it_is_honoured(client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+
+    def headers(path, method):
+        return [p["name"] for p in paths[path][method].get("parameters", []) if p["in"] == "header"]
+
+    for path in ("/api/v1/leads", "/api/v1/leads/batch", "/api/v1/leads/{lead_id}/activities"):
+        assert headers(path, "post") == ["Idempotency-Key"]
+    assert headers("/api/v1/leads", "get") == []
+
+
 def test_the_portal_has_a_readable_api_page_made_from_the_document(client, login_as):
     login_as("admin")
     page = client.get("/help/api").get_data(as_text=True)
