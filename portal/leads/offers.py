@@ -68,13 +68,14 @@ def get_offer(offer_id: int) -> Offer:
 
 
 def mark_opened(offer: Offer, actor: Any) -> None:
-    """Record the first time a partner user opened the offer; later views change nothing."""
+    """Record the first time a partner user opened the offer while it is open; later views,
+    and a view of an offer that closed meanwhile (its lead moved on), change nothing."""
     if offer.opened_at is not None:
         return
     now = utcnow()
     opened = db.session.execute(
         sa.update(Offer)
-        .where(Offer.id == offer.id, Offer.opened_at.is_(None))
+        .where(Offer.id == offer.id, Offer.opened_at.is_(None), Offer.state == OPEN)
         .values(opened_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from portal.db import utcnow
 from portal.extensions import db
+from portal.leads import offers
 from portal.leads.models import Lead, LeadEvent, Offer
 from portal.tenancy.scoping import tenant_scope
 from tests.conftest import PASSWORD, csrf_token, login, post_form
@@ -109,6 +110,26 @@ def test_opening_an_offer_is_recorded_once_and_hides_the_contact(app, client, wo
             sa.select(sa.func.count(LeadEvent.id)).where(LeadEvent.action == "open_offer")
         )
     assert count == 1
+
+
+def test_an_offer_that_closed_while_its_page_was_made_is_not_marked_opened(app, world, offered):
+    ids, _, (first, _), offer_ids = offered
+    with app.app_context(), tenant_scope(world.a.id):
+        offer = offers.partner_offer(offer_ids[first], ids["berlin"])
+        assert offer.state == "open" and offer.lead.state == "offered"
+        # Expired meanwhile by another transaction: this session still holds the open offer.
+        db.session.execute(
+            sa.update(Offer)
+            .where(Offer.id == offer.id)
+            .values(state="expired")
+            .execution_options(synchronize_session=False)
+        )
+        offers.mark_opened(offer, "a partner user")
+        opened = db.session.scalar(
+            sa.select(sa.func.count(LeadEvent.id)).where(LeadEvent.action == "open_offer")
+        )
+        assert opened == 0
+        assert db.session.scalar(sa.select(Offer.opened_at).where(Offer.id == offer.id)) is None
 
 
 def test_accepting_shows_the_contact_and_a_second_accept_is_told_why(app, client, world, offered):
