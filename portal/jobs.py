@@ -47,12 +47,18 @@ def _app_for_worker() -> Flask:
 
 
 def job(
-    queue: str = "default", timeout: int = 300, *, long_running: bool = False
+    queue: str = "default",
+    timeout: int = 300,
+    *,
+    long_running: bool = False,
+    gather_wait: str | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Declare a job: its queue (named by purpose) and timeout; it runs in an app context.
 
     A long-running job (a file import) runs on a thread of its own when there is no Redis,
-    so the request that starts it answers at once instead of waiting for it.
+    so the request that starts it answers at once instead of waiting for it. gather_wait
+    names the setting of how long a gathered ask for it waits for others to join
+    (`enqueue_gathered`); without it the job is queued at once.
     """
     if queue not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {queue!r}")
@@ -68,6 +74,7 @@ def job(
         run.queue_name = queue  # type: ignore[attr-defined]
         run.timeout = timeout  # type: ignore[attr-defined]
         run.long_running = long_running  # type: ignore[attr-defined]
+        run.gather_wait = gather_wait  # type: ignore[attr-defined]
         return run
 
     return decorate
@@ -123,16 +130,14 @@ class JobQueue:
         fn: Callable[..., Any],
         tenant_id: int,
         items: Iterable[int] | None = None,
-        *,
-        wait_s: float = 0,
     ) -> None:
         """Ask for fn(tenant_id) to run, or fn(tenant_id, ids) with these ids among others.
 
         Asks made while such a job waits in its queue join it: the job runs once with every
         id asked for until it started. Under load a burst of answers then costs a few jobs,
-        not one each. With wait_s the job is queued that much later, so the asks of that
-        time join it even when the workers are idle. Without Redis it runs here and now
-        with these ids, as `enqueue` does.
+        not one each. A job declared with a gather_wait is queued that much later, so the
+        asks of that time join it even when the workers are idle. Without Redis it runs here
+        and now with these ids, as `enqueue` does.
         """
         ids = None if items is None else sorted(set(items))
         if not self.is_async:
@@ -150,6 +155,8 @@ class JobQueue:
         target = self.queue(fn.queue_name)  # type: ignore[attr-defined]
         args = (run_gathered, name, tenant_id, ids is not None)
         options = {"job_timeout": fn.timeout, "description": f"{name}({tenant_id}, gathered)"}  # type: ignore[attr-defined]
+        setting = getattr(fn, "gather_wait", None)
+        wait_s = current_app.config[setting] if setting else 0
         if wait_s > 0:
             target.enqueue_in(timedelta(seconds=wait_s), *args, **options)
         else:

@@ -20,7 +20,7 @@ from portal.tenancy.scoping import tenant_scope, unscoped
 log = logging.getLogger(__name__)
 
 
-@job(queue="notifications", timeout=300)
+@job(queue="notifications", timeout=300, gather_wait="NOTIFY_GATHER_SECONDS")
 def fan_out_events(tenant_id: int, event_ids: list[int]) -> int:
     """Fan out these events of the tenant, then queue the sending; how many rows were made."""
     with tenant_scope(tenant_id):
@@ -62,7 +62,7 @@ def _forget_marks(tenant_id: int, upto: int) -> None:
 
 
 # Sending may wait on a slow server: without Redis it runs on a thread, never in a request.
-@job(queue="notifications", timeout=600, long_running=True)
+@job(queue="notifications", timeout=600, long_running=True, gather_wait="NOTIFY_GATHER_SECONDS")
 def send_emails(tenant_id: int, email_ids: list[int]) -> int:
     """Make one attempt at each of these e-mails of the outbox; how many went."""
     with tenant_scope(tenant_id):
@@ -84,10 +84,7 @@ def queue_sending(tenant_id: int, made: fanout.Made) -> None:
     """
     if made.emails:
         try:
-            queue.enqueue_gathered(
-                send_emails, tenant_id, made.emails,
-                wait_s=current_app.config["NOTIFY_GATHER_SECONDS"],
-            )  # fmt: skip
+            queue.enqueue_gathered(send_emails, tenant_id, made.emails)
         except Exception:
             log.exception("could not queue e-mails %s; the periodic job sends them", made.emails)
     for row_id in made.deliveries:
@@ -107,10 +104,7 @@ def hand_over(pending: dict[int, list[int]]) -> None:
     for tenant_id, event_ids in pending.items():
         try:
             if queue.is_async:
-                queue.enqueue_gathered(
-                    fan_out_events, tenant_id, event_ids,
-                    wait_s=current_app.config["NOTIFY_GATHER_SECONDS"],
-                )  # fmt: skip
+                queue.enqueue_gathered(fan_out_events, tenant_id, event_ids)
             else:
                 with current_app.app_context():
                     fan_out_events(tenant_id, event_ids)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import current_app
 
 from portal.extensions import db, queue
 from portal.jobs import job
@@ -16,7 +15,7 @@ from portal.tenancy.scoping import current_tenant_id, tenant_scope, unscoped
 log = logging.getLogger(__name__)
 
 
-@job(queue="routing", timeout=900)
+@job(queue="routing", timeout=900, gather_wait="ROUTING_GATHER_SECONDS")
 def route_tenant(tenant_id: int) -> int:
     """Route every MQL of the tenant that waits for a partner; returns how many were."""
     with tenant_scope(tenant_id):
@@ -38,9 +37,7 @@ def hand_over() -> None:
     """
     tenant_id = current_tenant_id()
     try:
-        queue.enqueue_gathered(
-            route_tenant, tenant_id, wait_s=current_app.config["ROUTING_GATHER_SECONDS"]
-        )
+        queue.enqueue_gathered(route_tenant, tenant_id)
     except Exception:
         log.exception("could not queue routing for tenant %s; the sweep will route", tenant_id)
 

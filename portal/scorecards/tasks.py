@@ -7,7 +7,6 @@ import logging
 from collections.abc import Collection
 
 import sqlalchemy as sa
-from flask import current_app
 
 from portal.db import utcnow
 from portal.extensions import db, queue
@@ -18,7 +17,7 @@ from portal.tenancy.scoping import current_tenant_id, tenant_scope, unscoped
 log = logging.getLogger(__name__)
 
 
-@job(queue="default", timeout=900)
+@job(queue="default", timeout=900, gather_wait="QUALITY_GATHER_SECONDS")
 def recompute_partner_quality(tenant_id: int, partner_ids: list[int] | None) -> int:
     """Work out these partners' quality again (None: all the tenant's); how many changed."""
     from portal.scorecards import services
@@ -61,10 +60,7 @@ def offers_resolved(partner_ids: Collection[int]) -> None:
         return
     tenant_id = current_tenant_id()
     try:
-        queue.enqueue_gathered(
-            recompute_partner_quality, tenant_id, partner_ids,
-            wait_s=current_app.config["QUALITY_GATHER_SECONDS"],
-        )  # fmt: skip
+        queue.enqueue_gathered(recompute_partner_quality, tenant_id, partner_ids)
     except Exception:
         db.session.rollback()
         log.exception("quality of partners %s of tenant %s not worked out", partner_ids, tenant_id)

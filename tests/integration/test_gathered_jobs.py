@@ -44,6 +44,11 @@ def note_tenant(tenant_id: int) -> None:
         calls.append((tenant_id, None))
 
 
+@job(queue="default", gather_wait="NOTIFY_GATHER_SECONDS")
+def note_ids_later(tenant_id: int, ids: list[int]) -> int:
+    return note_ids(tenant_id, ids)
+
+
 @pytest.fixture(autouse=True)
 def _no_calls():
     calls.clear()
@@ -85,11 +90,12 @@ def test_asks_made_while_the_job_waits_join_it_one_job_per_tenant(redis_app):
         assert calls == [(7, [9])]
 
 
-def test_a_job_asked_to_wait_gathers_the_asks_of_that_time(redis_app):
+def test_a_job_declared_to_wait_gathers_the_asks_of_that_time(redis_app):
+    redis_app.config["NOTIFY_GATHER_SECONDS"] = 60
     with redis_app.app_context():
         before = utcnow()
-        queue.enqueue_gathered(note_ids, 3, [1], wait_s=60)
-        queue.enqueue_gathered(note_ids, 3, [2], wait_s=60)
+        queue.enqueue_gathered(note_ids_later, 3, [1])
+        queue.enqueue_gathered(note_ids_later, 3, [2])
         default = queue.queue("default")
         assert default.count == 0
         [job_id] = default.scheduled_job_registry.get_job_ids()
