@@ -46,7 +46,9 @@ OPEN = "open"
 
 def partner_offer(offer_id: int, partner_id: int | None) -> Offer:
     """One of the partner's offers; NotFound for any other, whose existence is not its business."""
-    # The routing explanation (kilobytes of JSON) is not the partner's to see.
+    # The routing explanation (kilobytes of JSON) is not the partner's to see. The offer and
+    # its lead are read as they are now, even where this session holds them already: an
+    # answer moves the lead from the state read here.
     offer = db.session.scalar(
         sa.select(Offer)
         .where(Offer.id == offer_id, Offer.partner_id == partner_id)
@@ -54,6 +56,7 @@ def partner_offer(offer_id: int, partner_id: int | None) -> Offer:
             defer(Offer.explanation),
             joinedload(Offer.lead, innerjoin=True).joinedload(Lead.product),
         )
+        .execution_options(populate_existing=True)
     )
     if offer is None or partner_id is None:
         raise NotFound("no such offer")
@@ -143,10 +146,15 @@ def _answer_seconds(offer: Offer, now: datetime) -> int:
     return answer_seconds(partner_sla(offer.partner, default_policy()), offer.offered_at, now)
 
 
-def _lead_moves(offer: Offer, action: Action, now: datetime) -> LeadState:
+def _lead_moves(
+    offer: Offer, action: Action, now: datetime, *, read: bool = True, **values: Any
+) -> LeadState:
+    """Move the offer's lead, with the other column values given; read=False when the lead
+    was read in this transaction (partner_offer), not taken from an earlier one."""
     lead = offer.lead
-    db.session.refresh(lead)
-    before = move(lead, action, now)
+    if read:
+        db.session.refresh(lead)
+    before = move(lead, action, now, **values)
     if before is None:
         db.session.rollback()
         raise Conflict(f"Lead {lead.id} moved on meanwhile; nothing was changed.")
@@ -162,8 +170,7 @@ def accept(offer_id: int, *, actor: Any) -> Offer:
         decided_by_id=actor.id, response_seconds=_answer_seconds(offer, now),
     ):  # fmt: skip
         raise Conflict(_why_not_open(offer_id, now))
-    before = _lead_moves(offer, Action.ACCEPT, now)
-    offer.lead.partner_updated_at = now
+    before = _lead_moves(offer, Action.ACCEPT, now, read=False, partner_updated_at=now)
     add_event(
         offer.lead, Action.ACCEPT.value, before, LeadState.ACCEPTED, actor_label(actor),
         f"Accepted by {offer.partner.name}.", {"partner_id": offer.partner_id},
@@ -203,7 +210,7 @@ def reject(offer_id: int, reason_code: str | None, comment: str | None, *, actor
         response_seconds=_answer_seconds(offer, now), reason_code=reason.code, comment=comment,
     ):  # fmt: skip
         raise Conflict(_why_not_open(offer_id, now))
-    before = _lead_moves(offer, Action.REJECT, now)
+    before = _lead_moves(offer, Action.REJECT, now, read=False)
     words = f"Rejected by {offer.partner.name}: {reason.label}." + (
         f" {comment}" if comment else ""
     )

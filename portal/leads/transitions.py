@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
@@ -14,8 +15,9 @@ from portal.leads.lifecycle import Action, LeadState, next_state
 from portal.leads.models import Lead
 
 
-def move(lead: Lead, action: Action, now: datetime) -> LeadState | None:
-    """Apply the action to the lead if it is still in the state this session last saw.
+def move(lead: Lead, action: Action, now: datetime, **values: Any) -> LeadState | None:
+    """Apply the action to the lead if it is still in the state this session last saw, and
+    write the other column values given in the same UPDATE.
 
     Returns the state it left, or None when another transaction moved it first; the
     caller then changes nothing else. An action the life cycle does not allow from that
@@ -23,15 +25,17 @@ def move(lead: Lead, action: Action, now: datetime) -> LeadState | None:
     """
     before = LeadState(lead.state)
     after = next_state(before, action)
+    changes = {"state": after.value, "updated_at": now, **values}
     moved = db.session.execute(
         sa.update(Lead)
         .where(Lead.id == lead.id, Lead.state == before.value)
-        .values(state=after.value, updated_at=now)
+        .values(**changes)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not moved:
         return None
-    set_committed_value(lead, "state", after.value)
+    for name, value in changes.items():
+        set_committed_value(lead, name, value)
     return before
 
 
