@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 import zipfile
 from datetime import datetime
 
@@ -22,7 +23,7 @@ from portal.scorecards.periods import month_of, trail
 from portal.tenancy import export
 from portal.tenancy.scoping import tenant_scope
 from portal.tenancy.seeding import seed_defaults
-from tests.conftest import csrf_token, login, post_form
+from tests.conftest import BACKEND, build_tenant, csrf_token, login, post_form
 from tests.factories import PartnerFactory, TenantFactory
 from tests.integration.test_incentive_statements import set_plan, this_month
 from tests.integration.test_offers import routed, run  # noqa: F401  (a fixture)
@@ -231,3 +232,48 @@ def test_the_page_explains_the_export_and_downloads_only_by_a_checked_post(clien
     assert re.search(r'<form method="post" action="/admin/export/download">\s*<input', page)
     assert client.get("/admin/export/download").status_code == 405
     assert client.post("/admin/export/download").status_code == 400  # no CSRF token
+
+
+def test_the_files_show_one_moment_while_leads_keep_arriving(race_app, monkeypatch):
+    """A lead taken in (and committed) while the export is between its leads file and its
+    events file is in neither: every event exported is of a lead exported."""
+    app = race_app
+    with app.app_context():
+        tenant_id = build_tenant("moment").id
+
+    def take_in(name: str) -> None:
+        with app.app_context(), tenant_scope(tenant_id):
+            intake.take_in({"company_name": name, "contact_email": f"buyer@{name}.example",
+                            "country": "DE"}, actor="a test", channel="a test")  # fmt: skip
+            db.session.commit()
+            db.session.remove()
+
+    take_in("before")
+    arrivals: list[threading.Thread] = []
+    write_lines = export._write_lines
+
+    def write_then_a_lead_arrives(archive, entry, rows):
+        count = write_lines(archive, entry, rows)
+        if entry.filename == "leads.jsonl":
+            arrival = threading.Thread(target=take_in, args=("meanwhile",))
+            arrival.start()
+            arrivals.append(arrival)
+            if BACKEND == "postgresql":
+                arrival.join()  # committed while the export reads on
+            # On SQLite the export's transaction holds the write lock: the lead waits for it.
+        return count
+
+    monkeypatch.setattr(export, "_write_lines", write_then_a_lead_arrives)
+    with app.app_context(), tenant_scope(tenant_id):
+        done = export.export_tenant(actor="a test")
+        db.session.remove()
+    for arrival in arrivals:
+        arrival.join()
+
+    archive = zipfile.ZipFile(done.file)
+    leads = {row["id"]: row["company_name"] for row in lines(archive, "leads.jsonl")}
+    assert list(leads.values()) == ["before"]
+    assert {event["lead_id"] for event in lines(archive, "lead_events.jsonl")} == set(leads)
+    with app.app_context(), tenant_scope(tenant_id):
+        names = db.session.scalars(sa.select(Lead.company_name).order_by(Lead.id)).all()
+    assert names == ["before", "meanwhile"]
