@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import selectinload
 
 from portal.db import utcnow
@@ -61,17 +62,46 @@ INBOX_COLUMNS = (
 )  # fmt: skip
 
 
-def inbox(partner_id: int, now: datetime | None = None) -> list[InboxRow]:
-    """The partner's open offers, the nearest deadline first; one query."""
+class ReadPage(Pagination):
+    """A page whose rows and total one query has read already (a window count beside the
+    rows), with Flask-SQLAlchemy's page arithmetic for the pager."""
+
+    def _query_items(self) -> list[Any]:
+        return self._query_args["items"]
+
+    def _query_count(self) -> int:
+        return self._query_args["total"]
+
+
+def inbox(
+    partner_id: int, page: int = 1, per_page: int = 25, now: datetime | None = None
+) -> ReadPage:
+    """A page of the partner's open offers, the nearest deadline first; one query.
+
+    A page past the last shows the last: an answer from the last page can empty it.
+    """
     now = now or utcnow()
     query = (
-        sa.select(*INBOX_COLUMNS)
+        sa.select(*INBOX_COLUMNS, sa.func.count().over())
         .join(Lead, Lead.id == Offer.lead_id)
         .outerjoin(Product, Product.id == Lead.product_id)
         .where(Offer.partner_id == partner_id, Offer.state == "open")
         .order_by(Offer.due_at, Offer.id)
+        .limit(per_page)
     )
-    return [InboxRow(*row, left=row[1] - now) for row in db.session.execute(query)]
+    page = max(page, 1)
+    found = db.session.execute(query.offset((page - 1) * per_page)).all()
+    if not found and page > 1:
+        total = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Offer)
+            .where(Offer.partner_id == partner_id, Offer.state == "open")
+        )
+        page = max(1, -(-total // per_page))
+        found = db.session.execute(query.offset((page - 1) * per_page)).all()
+    rows = [InboxRow(*row[:-1], left=row[1] - now) for row in found]
+    total = found[0][-1] if found else 0
+    return ReadPage(page=page, per_page=per_page, error_out=False, items=rows, total=total)
 
 
 def stale_after() -> timedelta:

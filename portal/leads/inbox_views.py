@@ -31,9 +31,16 @@ def _reject_form(formdata: Any = None) -> RejectForm:
 @requires(Permission.WORK_INBOX)
 def index() -> Any:
     now = utcnow()
+    page = inbox_service.inbox(
+        current_user.partner_id,
+        request.args.get("page", 1, type=int) or 1,
+        current_app.config["PAGE_SIZE"],
+        now,
+    )
     return render_template(
         "leads/inbox.html",
-        rows=inbox_service.inbox(current_user.partner_id, now),
+        page=page,
+        rows=page.items,
         now=now,
         time_left=time_left,
         reject_form=_reject_form(),

@@ -95,6 +95,29 @@ def test_the_inbox_reads_no_routing_explanation_and_as_many_queries_for_more_off
     assert not [s for s in three if "explanation" in s or "score_breakdown" in s]
 
 
+def test_the_inbox_is_paged_the_nearest_deadline_first(app, client, world, offered, monkeypatch):
+    _, emails, (first, second), offer_ids = offered
+    with app.app_context(), tenant_scope(world.a.id):
+        db.session.get(Offer, offer_ids[second]).due_at = utcnow() + timedelta(minutes=30)
+        db.session.commit()
+    monkeypatch.setitem(app.config, "PAGE_SIZE", 1)
+    sign_in(client, emails["berlin"])
+
+    def rows(path):
+        page = client.get(path).get_data(as_text=True)
+        return re.findall(r'data-testid="offer-row-(\d+)"', page), page
+
+    shown, page = rows("/inbox/")
+    assert shown == [str(offer_ids[second])]
+    assert "2 in all, page 1 of 2" in page and 'href="/inbox/?page=2"' in page
+    assert rows("/inbox/?page=2")[0] == [str(offer_ids[first])]
+    # Past the last page (the last offer there was answered meanwhile): the last page.
+    shown, page = rows("/inbox/?page=9")
+    assert shown == [str(offer_ids[first])] and "page 2 of 2" in page
+    assert rows("/inbox/?page=oops")[0] == [str(offer_ids[second])]
+    assert len(_statements(client, "/inbox/?page=2")) == len(_statements(client, "/inbox/"))
+
+
 def test_opening_an_offer_is_recorded_once_and_hides_the_contact(app, client, world, offered):
     _, emails, (first, _), offer_ids = offered
     sign_in(client, emails["berlin"])
