@@ -18,7 +18,10 @@ rejection without a reason) are sent on purpose, where a 4xx is the right answer
 throughput: the same users ask for the inbox with no think time, then the same number of
 clients ask for /livez, which does no database or Redis work: the ceiling of this stack on
 this machine. Targets: no errors, the inbox's p99 under 100 ms under the browsing load, and
-the inbox's throughput at least 40% of the ceiling's. The last line is one JSON object.
+the inbox's throughput at least 40% of the ceiling's. For reference beside them, not a
+target: /healthz, one trivial query (and the transaction's tenant setting) and a Redis
+ping without a session, the least any page that reads the database can cost. The last line
+is one JSON object.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ REASONS = [code for code, _, needs_comment in DEFAULT_REJECTION_REASONS if not n
 OFFER_LINK = re.compile(rb'href="/inbox/offers/(\d+)"')
 INBOX = "GET /inbox/"
 LIVEZ = "GET /livez"
+HEALTHZ = "GET /healthz"
 
 
 @dataclass(frozen=True)
@@ -488,15 +492,19 @@ def measure(
     cpu = Cpu(stack, database)
     ceiling = closed_loop(anonymous, LIVEZ, "/livez", peak).summary(peak)
     ceiling_cpu = cpu.since()
+    cpu = Cpu(stack, database)
+    health = closed_loop(anonymous, HEALTHZ, "/healthz", peak).summary(peak)
+    health_cpu = cpu.since()
     title = (
         f"Throughput, {len(browsers)} clients without think time, {peak:.0f} s each "
-        f"(CPU: inbox {inbox_cpu}, ceiling {ceiling_cpu})"
+        f"(CPU: inbox {inbox_cpu}, ceiling {ceiling_cpu}, healthz {health_cpu})"
     )
-    print_table(title, {**inbox, **ceiling})
+    print_table(title, {**inbox, **ceiling, **health})
     for browser in [*browsers, *anonymous]:
         browser.close()
-    return figures(table, inbox, ceiling, mixed, settings) | {
-        "cpu": {"browsing": mixed_cpu, "inbox": inbox_cpu, "ceiling": ceiling_cpu},
+    return figures(table, inbox, ceiling, health, mixed, settings) | {
+        "cpu": {"browsing": mixed_cpu, "inbox": inbox_cpu, "ceiling": ceiling_cpu,
+                "healthz": health_cpu},
         "load_average": {"before": [round(x, 2) for x in load_before],
                          "after": [round(x, 2) for x in os.getloadavg()]},
     }  # fmt: skip
@@ -506,11 +514,13 @@ def figures(
     table: dict[str, dict[str, Any]],
     inbox: dict[str, dict[str, Any]],
     ceiling: dict[str, dict[str, Any]],
+    health: dict[str, dict[str, Any]],
     mixed: Mixed,
     settings: dict[str, Any],
 ) -> dict[str, Any]:
-    errors = error_counts(table, inbox, ceiling)
+    errors = error_counts(table, inbox, ceiling, health)
     inbox_rps, ceiling_rps = inbox[INBOX]["rps"], ceiling[LIVEZ]["rps"]
+    health_rps = health[HEALTHZ]["rps"]
     p99 = table[INBOX]["p99_ms"]
     share = inbox_rps / ceiling_rps if ceiling_rps else 0.0
     met = {
@@ -523,10 +533,12 @@ def figures(
         "inbox_rps": inbox_rps, "inbox_p99_ms": p99, "inbox_p50_ms": table[INBOX]["p50_ms"],
         "inbox_rps_browsing": table[INBOX]["rps"], "inbox_p99_ms_at_peak": inbox[INBOX]["p99_ms"],
         "ceiling_rps": ceiling_rps, "ceiling_p99_ms": ceiling[LIVEZ]["p99_ms"],
-        "inbox_share_of_ceiling": round(share, 3), **errors,
+        "inbox_share_of_ceiling": round(share, 3), "healthz_rps": health_rps,
+        "healthz_share_of_ceiling": round(health_rps / ceiling_rps, 3) if ceiling_rps else 0.0,
+        **errors,
         "expected_4xx": expected_4xx(table), "answers": dict(mixed.outcomes),
         "accepted_seen": len(mixed.accepted), "endpoints": table,
-        "throughput": {**inbox, **ceiling},
+        "throughput": {**inbox, **ceiling, **health},
         "target_inbox_p99_ms": TARGET_INBOX_P99_MS, "target_inbox_share": TARGET_INBOX_SHARE,
         "target_errors": 0, "targets": met, "targets_met": all(met.values()),
     }  # fmt: skip
@@ -610,6 +622,10 @@ def report(result: dict[str, Any]) -> None:
         f"(target >= {TARGET_INBOX_SHARE:.0%}); errors: {result['errors_5xx']} 5xx, "
         f"{result['failed']} unanswered, {result['unexpected']} unexpected (target 0); "
         f"{result['expected_4xx']} malformed requests answered 4xx as they should"
+    )
+    print(
+        f"for reference: /healthz (one query, one Redis ping, no session) "
+        f"{result['healthz_rps']} req/s, {result['healthz_share_of_ceiling']:.0%} of the ceiling"
     )
     if result["restarts"] or result["killed_at_stop"]:
         print(f"process restarts: {result['restarts']}; killed at stop: {result['killed_at_stop']}")
