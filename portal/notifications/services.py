@@ -14,10 +14,16 @@ from portal.notifications.models import Notification
 
 def unread_count(user_id: int) -> int:
     """How many of the user's notifications are unread; one indexed count."""
-    return db.session.scalar(
+    return db.session.scalar(sa.select(unread_count_of(user_id)))
+
+
+def unread_count_of(user_id: Any) -> sa.ScalarSelect[int]:
+    """The unread count of the user whose id is given (a value or a column), as a column."""
+    return (
         sa.select(sa.func.count())
         .select_from(Notification)
         .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .scalar_subquery()
     )
 
 

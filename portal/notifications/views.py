@@ -12,6 +12,7 @@ from portal.notifications import services
 from portal.tenancy.forms import ConfirmForm
 from portal.tenancy.policy import signed_in
 from portal.tenancy.scoping import tenant_scope
+from portal.tenancy.views import login_extra, read_with_login
 from portal.web.errors import not_found
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -45,13 +46,20 @@ def read_all() -> Any:
     return redirect(url_for("notifications.index"))
 
 
+UNREAD = "unread_notifications"
+
+
 def _unread() -> int | None:
     """The signed-in user's unread count for the navigation bar; None for anyone else."""
     if not current_user.is_authenticated:
         return None
+    read = login_extra(UNREAD)
+    if read is not None:
+        return read
     with tenant_scope(current_user.tenant_id):
         return services.unread_count(current_user.id)
 
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["unread_notifications"] = _unread
+    read_with_login(app, UNREAD, services.unread_count_of)

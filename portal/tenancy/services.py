@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -302,26 +303,44 @@ def start_session(user: User, *, ip: str | None, user_agent: str | None) -> tupl
     return token, auth
 
 
+# What else a page wants to know of its user, read by the login's own query: a name and a
+# function making the column from the user's id column (a correlated subquery).
+LoginExtras = Mapping[str, Callable[[Any], sa.ColumnElement[Any]]]
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    auth: AuthSession
+    extras: dict[str, Any]
+
+
 def session_user(
-    user_id: str, token: str | None, tenant_id: Any = None
-) -> tuple[User, AuthSession] | None:
+    user_id: str, token: str | None, tenant_id: Any = None, *, also: LoginExtras | None = None
+) -> SignedIn | None:
     """The user and login behind a session cookie, or None if the login has ended or lapsed.
 
     The cookie (signed) names the tenant signed in to: the login is looked for in that
     tenant alone, the scope the request then works in, so the database is told its tenant
-    once. A cookie from before it named one is looked up in every tenant.
+    once. A cookie from before it named one is looked up in every tenant. The columns of
+    `also` come back by name in `extras`.
     """
     if not token or not user_id.isdigit():
         return None
     now = utcnow()
+    also = also or {}
     scope = tenant_scope(tenant_id) if type(tenant_id) is int else unscoped()
     with scope:
         # Every page shows the user, their tenant and their partner: one query, not three.
-        auth = db.session.scalar(
-            sa.select(AuthSession)
+        row = db.session.execute(
+            sa.select(
+                AuthSession,
+                *(column(AuthSession.user_id).label(name) for name, column in also.items()),
+            )
             .options(joinedload(AuthSession.user).joinedload(User.partner))
             .where(AuthSession.token_hash == _digest(token))
-        )
+        ).first()
+        auth = row[0] if row else None
         if auth is None or auth.user_id != int(user_id) or auth.ended_at is not None:
             return None
         idle_limit = auth.last_seen_at + current_app.config["SESSION_IDLE"]
@@ -332,7 +351,7 @@ def session_user(
         if now - auth.last_seen_at >= SESSION_TOUCH_EVERY:
             auth.last_seen_at = now
             db.session.commit()
-        return auth.user, auth
+        return SignedIn(auth.user, auth, dict(zip(also, row[1:], strict=True)))
 
 
 def end_session(token: str | None) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import (
     Blueprint,
+    Flask,
     current_app,
     flash,
     g,
@@ -33,14 +35,33 @@ BAD_CREDENTIALS = "Invalid e-mail or password."
 TOO_MANY = "Too many attempts to sign in. Wait a minute before you try again."
 
 
+LOGIN_EXTRAS = "portal_login_extras"
+
+
+def read_with_login(app: Flask, name: str, column: Callable[[Any], Any]) -> None:
+    """Have every request's login query also read column(user id column), as login_extra(name):
+    what every page shows of its user (a count in the navigation) costs no query of its own."""
+    app.extensions.setdefault(LOGIN_EXTRAS, {})[name] = column
+
+
+def login_extra(name: str) -> Any:
+    """What the login query read under name this request; None if it read none."""
+    return g.get("login_extras", {}).get(name)
+
+
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    found = services.session_user(user_id, session.get("auth_token"), session.get("tenant_id"))
+    found = services.session_user(
+        user_id,
+        session.get("auth_token"),
+        session.get("tenant_id"),
+        also=current_app.extensions.get(LOGIN_EXTRAS),
+    )
     if found is None:
         return None
-    user, auth = found
-    g.auth_session_id = auth.id
-    return user
+    g.auth_session_id = found.auth.id
+    g.login_extras = found.extras
+    return found.user
 
 
 def _login_failed(response: Any) -> bool:

@@ -233,6 +233,27 @@ def test_the_partner_user_sees_the_unread_count_and_opens_the_offer(app, world, 
     assert 'data-testid="unread-count"' not in client.get("/notifications/").get_data(as_text=True)
 
 
+def test_the_unread_count_is_read_by_the_login_query_not_by_one_of_its_own(
+    app, world, routed, client
+):
+    from tests.conftest import login
+
+    login(client, "berlin@partners.example")
+    seen = []
+
+    def record(connection, cursor, statement, *args):
+        seen.append(statement.lower())
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        page = client.get("/inbox/").get_data(as_text=True)
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    assert 'data-testid="unread-count">1<' in page
+    counting = [s for s in seen if "from notification" in s]
+    assert len(counting) == 1 and "from auth_session" in counting[0]
+
+
 def _note_ids(app, tenant_id, user_id):
     with app.app_context(), tenant_scope(tenant_id):
         return db.session.execute(
