@@ -249,6 +249,19 @@ def login_as(client: FlaskClient, world: World):
     return sign_in
 
 
+@contextmanager
+def postgres_app(prefix: str = "portal_test_") -> Iterator[Flask]:
+    """An app on a PostgreSQL database of its own, signed in as the app's role, on either run
+    of the suite: for what only PostgreSQL has (row-level security, COPY)."""
+    with postgres_database(PG_ADMIN_URL, prefix, app_role=True) as url:
+        app = make_app(url)
+        try:
+            yield app
+        finally:
+            with app.app_context():
+                db.engine.dispose()
+
+
 @pytest.fixture
 def race_app(tmp_path: Path) -> Iterator[Flask]:
     """An app on a database of its own, whose commits are real: for tests that race."""

@@ -7,18 +7,14 @@ from portal.db import COPY_FROM_ROWS, copy_rows, insert_rows, utcnow
 from portal.extensions import db
 from portal.leads.models import Lead
 from portal.tenancy.scoping import tenant_scope
-from tests.conftest import PG_ADMIN_URL
-from tests.databases import make_app, postgres_database
+from tests.conftest import postgres_app
 
 
 @pytest.fixture(scope="module")
 def app():
     """PostgreSQL, on either run of the suite: COPY is PostgreSQL's."""
-    with postgres_database(PG_ADMIN_URL, "portal_test_", app_role=True) as url:
-        app = make_app(url)
+    with postgres_app() as app:
         yield app
-        with app.app_context():
-            db.engine.dispose()
 
 
 COMPARED = ("company_name", "contact_email", "employees", "bant", "score", "score_breakdown")

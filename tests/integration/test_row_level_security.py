@@ -10,18 +10,14 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.tenancy import rls
 from portal.tenancy.scoping import tenant_scope, unscoped
-from tests.conftest import PG_ADMIN_URL, build_tenant
-from tests.databases import make_app, postgres_database
+from tests.conftest import build_tenant, postgres_app
 from tests.factories import LeadFactory
 
 
 @pytest.fixture(scope="module")
 def app():
-    with postgres_database(PG_ADMIN_URL, "portal_test_rls_", app_role=True) as url:
-        app = make_app(url)
+    with postgres_app("portal_test_rls_") as app:
         yield app
-        with app.app_context():
-            db.engine.dispose()
 
 
 @pytest.fixture
