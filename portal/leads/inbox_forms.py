@@ -5,6 +5,8 @@ The services check every value; the forms carry them and show the messages at fi
 
 from __future__ import annotations
 
+from typing import Any
+
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
@@ -20,12 +22,16 @@ class AcceptForm(PortalForm):
 class RejectForm(PortalForm):
     reason_code = SelectField("Reason", validate_choice=False)
     comment = TextAreaField("Comment", validators=[Length(max=1000)])
+    # The reasons offered, kept so that the answer checks its reason against them, not
+    # against a second read of the catalogue.
+    reasons: list[Any] | None = None
 
-    def set_reasons(self, reasons: list[object]) -> None:
+    def set_reasons(self, reasons: list[Any]) -> None:
+        self.reasons = reasons
         self.reason_code.choices = [SelectChoice("", "Choose a reason")] + [
             SelectChoice(
-                r.code,  # type: ignore[attr-defined]
-                r.label + (" (comment needed)" if r.comment_required else ""),  # type: ignore[attr-defined]
+                r.code,
+                r.label + (" (comment needed)" if r.comment_required else ""),
             )
             for r in reasons
         ]

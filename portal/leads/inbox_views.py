@@ -100,8 +100,9 @@ def reject(offer_id: int) -> Any:
         return _offer_page(offer_id, form)
     try:
         answered = offers.reject(
-            offer_id, form.reason_code.data, form.comment.data, actor=current_user
-        )
+            offer_id, form.reason_code.data, form.comment.data, actor=current_user,
+            reasons=form.reasons,
+        )  # fmt: skip
     except NotFound:
         return not_found()
     except ValidationFailed as exc:
@@ -125,8 +126,9 @@ def answer_many() -> Any:
     accepting = request.form.get("decision") == "accept"
     try:
         results = offers.answer_many(
-            ids, accepting, form.reason_code.data, form.comment.data, actor=current_user
-        )
+            ids, accepting, form.reason_code.data, form.comment.data, actor=current_user,
+            reasons=form.reasons,
+        )  # fmt: skip
     except ValidationFailed as exc:
         for message in exc.errors.values():
             flash(message, "danger")

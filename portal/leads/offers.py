@@ -10,7 +10,7 @@ partner that has not had it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -181,10 +181,15 @@ def accept(offer_id: int, *, actor: Any) -> Offer:
     return offer
 
 
-def _reason(code: str | None, comment: str | None) -> tuple[RejectionReason, str | None]:
+def _reason(
+    code: str | None, comment: str | None, reasons: Sequence[RejectionReason] | None = None
+) -> tuple[RejectionReason, str | None]:
+    """The active reason of the code, from `reasons` when the caller has read them."""
     comment = (comment or "").strip() or None
     reason = None
-    if code:
+    if code and reasons is not None:
+        reason = next((r for r in reasons if r.code == code and r.active), None)
+    elif code:
         reason = db.session.scalar(
             sa.select(RejectionReason).where(RejectionReason.code == code, RejectionReason.active)
         )
@@ -200,10 +205,20 @@ def _reason(code: str | None, comment: str | None) -> tuple[RejectionReason, str
     return reason, comment  # type: ignore[return-value]
 
 
-def reject(offer_id: int, reason_code: str | None, comment: str | None, *, actor: Any) -> Offer:
-    """The partner turns the lead down with a reason; routing offers it to the next partner."""
+def reject(
+    offer_id: int,
+    reason_code: str | None,
+    comment: str | None,
+    *,
+    actor: Any,
+    reasons: Sequence[RejectionReason] | None = None,
+) -> Offer:
+    """The partner turns the lead down with a reason; routing offers it to the next partner.
+
+    `reasons`: the active reasons, when the caller has read them (rejection_reasons()).
+    """
     offer = partner_offer(offer_id, getattr(actor, "partner_id", None))
-    reason, comment = _reason(reason_code, comment)
+    reason, comment = _reason(reason_code, comment, reasons)
     now = utcnow()
     if not _close(
         offer, "rejected", now, when=BEFORE_DEADLINE, decided_by_id=actor.id,
@@ -239,20 +254,23 @@ def answer_many(
     comment: str | None = None,
     *,
     actor: Any,
+    reasons: Sequence[RejectionReason] | None = None,
 ) -> list[Answered]:
     """Accept or reject several offers, each on its own: one that cannot be answered (gone,
-    late, answered by a colleague) is reported and does not stop the others."""
+    late, answered by a colleague) is reported and does not stop the others. The reasons
+    are read once for the batch (or given, as reject takes them)."""
     if not offer_ids:
         raise ValidationFailed({"offer_ids": "Tick at least one lead."})
     if not accept_them:
-        _reason(reason_code, comment)  # a bad reason stops the batch before anything changes
+        reasons = rejection_reasons() if reasons is None else reasons
+        _reason(reason_code, comment, reasons)  # a bad reason stops the batch before any change
     results = []
     for offer_id in dict.fromkeys(offer_ids):
         try:
             if accept_them:
                 accept(offer_id, actor=actor)
             else:
-                reject(offer_id, reason_code, comment, actor=actor)
+                reject(offer_id, reason_code, comment, actor=actor, reasons=reasons)
         except NotFound:
             results.append(Answered(offer_id, False, "This offer is not yours to answer."))
         except Conflict as exc:

@@ -252,6 +252,30 @@ def test_bulk_accept_and_bulk_reject(app, client, world, offered):
     assert offer_state(app, world, offer_ids[second])[:2] == ("accepted", "accepted")
 
 
+def test_a_bulk_rejection_reads_the_reasons_once(app, client, world, offered):
+    _, emails, (first, second), offer_ids = offered
+    sign_in(client, emails["berlin"])
+    token = csrf_token(client, "/inbox/")
+    seen = []
+
+    def record(connection, cursor, statement, *args):
+        seen.append(statement.lower())
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        response = client.post(
+            "/inbox/answer",
+            data={"csrf_token": token, "decision": "reject", "reason_code": "no_capacity",
+                  "offer_ids": [str(offer_ids[first]), str(offer_ids[second])]},
+        )  # fmt: skip
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    assert response.status_code == 302
+    assert offer_state(app, world, offer_ids[first])[0] == "rejected"
+    assert offer_state(app, world, offer_ids[second])[0] == "rejected"
+    assert len([s for s in seen if "from rejection_reason" in s]) == 1
+
+
 def test_the_accepted_lead_goes_to_sql_then_won_with_errors_at_fields(app, client, world, offered):
     _, emails, (first, _), offer_ids = offered
     sign_in(client, emails["berlin"])
