@@ -720,13 +720,16 @@ class _LeadMaker:
             raise RuntimeError(f"demo path {actions} ends in {states[-1]}, not {target}")
         steps = [_Step(*s) for s in zip(actions, states[:-1], states[1:], times, strict=True)]
         lead = self._lead(target, city, product, created, times[-1] if times else created)
+        self._outcome(lead, steps)
         plan = _LeadPlan(lead, steps)
         routed = iter(offerees)
+        eligible = sum(1 for p in self.network.partners if p.covers(city, product.id))
         for index, step in enumerate(steps):
             if step.action is A.ROUTE:
                 decision = steps[index + 1] if index + 1 < len(steps) else None
                 partner = next(routed)
-                plan.offers.append((self._offer(lead, partner, step, decision), partner))
+                why = _demo_routing(partner, eligible, city, product)
+                plan.offers.append((self._offer(lead, partner, step, decision, why), partner))
         return plan
 
     def _place(
@@ -825,6 +828,26 @@ class _LeadMaker:
             **self._qualification(target, product, industry, employees),
         )
 
+    def _outcome(self, lead: Lead, steps: list[_Step]) -> None:
+        """What the partner recorded on the lead's way: the opportunity when it became an
+        SQL, then the amount won or the reason lost, as the partner's own answers write them."""
+        rng = self.rng
+        for step in steps:
+            if step.action is A.QUALIFY:
+                lead.opportunity_minor = int(
+                    round(lead.deal_size_minor * rng.uniform(0.8, 1.3), -4)
+                )
+                lead.opportunity_currency = lead.currency
+                lead.expected_close_on = (step.at + timedelta(days=rng.randint(30, 120))).date()
+            elif step.action is A.WIN:
+                expected = lead.opportunity_minor or lead.deal_size_minor
+                lead.won_minor = int(round(expected * rng.uniform(0.85, 1.05), -2))
+                lead.won_currency = lead.currency
+                lead.closed_on = step.at.date()
+            elif step.action is A.LOSE:
+                lead.lost_reason = rng.choice(LOSS_REASONS)
+                lead.closed_on = step.at.date()
+
     def _qualification(
         self, target: LeadState, product: _ProductInfo, industry: str, employees: int
     ) -> dict[str, Any]:
@@ -851,7 +874,12 @@ class _LeadMaker:
         }
 
     def _offer(
-        self, lead: Lead, partner: _PartnerInfo, route: _Step, decision: _Step | None
+        self,
+        lead: Lead,
+        partner: _PartnerInfo,
+        route: _Step,
+        decision: _Step | None,
+        explanation: dict[str, Any],
     ) -> Offer:
         outcome = OFFER_OUTCOMES[decision.action] if decision else "open"
         until = decision.at if decision else self.now
@@ -867,7 +895,7 @@ class _LeadMaker:
             decided_at=decision.at if decision else None,
             reason_code=reason,
             comment=REJECT_REASONS[reason] if reason else None,
-            explanation={"rank": 1, "tier": partner.tier, "reason": "demo data"},
+            explanation=explanation,
         )
 
     def _events(self, plan: _LeadPlan) -> list[LeadEvent]:
@@ -917,10 +945,28 @@ class _LeadMaker:
         if action is A.EXPIRE:
             return f"No answer within {OFFER_HOURS} hours.", {}
         if action is A.WIN:
-            return None, {"deal_size_minor": plan.lead.deal_size_minor}
+            return None, {"deal_size_minor": plan.lead.deal_size_minor,
+                          "won_minor": plan.lead.won_minor}  # fmt: skip
         if action is A.LOSE:
-            return self.rng.choice(LOSS_REASONS), {}
+            return plan.lead.lost_reason, {}
         return None, {}
+
+
+def _demo_routing(
+    partner: _PartnerInfo, eligible: int, city: _City, product: _ProductInfo
+) -> dict[str, Any]:
+    """What a demo offer keeps of its routing. The demo picks its partners itself, so the lead's
+    page says so, as it does for an offer assigned by hand, rather than show an engine's
+    ranking that never happened."""
+    others = eligible - 1
+    return {
+        "outcome": "manual",
+        "summary": f"Offered to {partner.name} ({partner.tier}), which covers {city.name} and "
+        f"sells {product.name}; {others} other partner{'' if others == 1 else 's'} could have "
+        "had it.",
+        "manual": {"by": "the demo data", "note": None},
+        "eligible": eligible,
+    }
 
 
 def _target_states(count: int, rng: random.Random) -> list[LeadState]:

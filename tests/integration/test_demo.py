@@ -71,3 +71,35 @@ def test_a_weak_demo_password_is_refused_before_anything_is_built(app):
     assert result.exit_code != 0 and "password" in result.output
     with app.app_context(), unscoped():
         assert db.session.scalar(sa.select(sa.func.count(Tenant.id))) == 0
+
+
+def test_a_demo_lead_s_routing_says_the_demo_chose_its_partner(app, client):
+    from portal.leads.models import Offer
+    from portal.routing.lead_routing import routing_history
+
+    result = app.test_cli_runner().invoke(args=["demo", "--password", "demo-portal-2026"])
+    assert result.exit_code == 0, result.output
+    with app.app_context(), unscoped():
+        tenant_id = db.session.scalar(sa.select(Tenant.id).where(Tenant.slug == "acme"))
+    with app.app_context(), tenant_scope(tenant_id):
+        offer = db.session.scalars(sa.select(Offer).order_by(Offer.id)).first()
+        [record, *_] = [r for r in routing_history(offer.lead) if r.partner_name]
+        assert record.title == "Assigned by hand" and record.assigned_by == "the demo data"
+        assert record.summary.startswith(f"Offered to {record.partner_name} (")
+        assert "could have had it" in record.summary
+        lead_id = offer.lead_id
+    assert login(client, "manager@acme.example", "demo-portal-2026").status_code == 302
+    page = client.get(f"/leads/{lead_id}").get_data(as_text=True)
+    assert "Chosen by hand by the demo data, not by the routing engine." in page
+    # Won, lost and SQL leads carry what their partner recorded, and their pages show it.
+    with app.app_context(), tenant_scope(tenant_id):
+        outcomes = {
+            state: db.session.scalars(sa.select(Lead).where(Lead.state == state)).all()
+            for state in ("sql", "won", "lost")
+        }
+    assert all(lead.opportunity_minor and lead.expected_close_on for lead in outcomes["sql"])
+    assert all(lead.won_minor and lead.closed_on for lead in outcomes["won"])
+    assert all(lead.lost_reason and lead.closed_on for lead in outcomes["lost"])
+    for state, leads in outcomes.items():
+        response = client.get(f"/leads/{leads[0].id}")
+        assert response.status_code == 200, (state, response.get_data(as_text=True)[:300])
