@@ -1,6 +1,6 @@
 """Every page a demo user reaches by following links answers without a server error: the
 demo's data (leads in every state, offers, scorecards, incentives) through the real pages,
-as each role of the quick start sees them."""
+as each role of the quick start sees them, in both of its tenants."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tests.conftest import login
 
 PASSWORD = "demo-portal-2026"
 LOGINS = ("admin@acme.example", "manager@acme.example", "staff@acme.example",
-          "partner1@acme.example")  # fmt: skip
+          "partner1@acme.example", "manager@globex.example", "partner2@globex.example")  # fmt: skip
 LINK = re.compile(r'href="(/[^"#]*)"')
 NOT_FOLLOWED = ("/static/", "/logout")
 # Pages of one shape (a lead, its offer, page 7 of a list) are alike: a few of each will do.
