@@ -23,7 +23,11 @@ MESSAGES = {
     413: "What you sent is too large.",
     429: "Too many attempts. Wait a minute before you try again.",
     500: "Something went wrong on our side. The error has been logged; please try again.",
+    503: "The portal cannot reach its database for a moment. Nothing was changed; try again "
+    "in a few seconds.",
 }
+# How long a client is asked to wait before it tries again after a 503.
+RETRY_AFTER_S = 5
 
 
 def _respond(
@@ -84,6 +88,31 @@ def _unexpected(exc: Exception) -> Any:
         return Response(BARE_500, status=500, mimetype="text/html")
 
 
+def _database_unavailable(exc: Exception) -> Any:
+    """The database could not answer (restarting, unreachable, a connection cut, a deadlock
+    or lock wait given up): the transaction was rolled back, so the request changed nothing
+    and can be sent again. 503 with Retry-After, not 500: the fault passes."""
+    current_app.logger.error("database unavailable: %s", type(exc).__name__, exc_info=exc)
+    try:
+        db.session.rollback()
+    except Exception:
+        current_app.logger.warning("rolling back after the database failed", exc_info=True)
+    try:
+        response = make_response(_respond(503, "Service Unavailable", MESSAGES[503]))
+    except Exception:
+        # The layout's navigation reads the signed-in user from the database that failed.
+        response = Response(BARE_503, status=503, mimetype="text/html")
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
+BARE_503 = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    "<title>Service Unavailable</title></head><body><h1>Service Unavailable</h1>"
+    f"<p>{MESSAGES[503]}</p></body></html>"
+)
+
+
 # PostgreSQL's SQLSTATE for a number beyond its column's range.
 NUMERIC_OUT_OF_RANGE = "22003"
 
@@ -142,3 +171,4 @@ def register(app: Flask) -> None:
     # answers NumericValueOutOfRange, which SQLAlchemy raises as a DataError.
     app.register_error_handler(OverflowError, _out_of_range)
     app.register_error_handler(sa.exc.DataError, _out_of_range)
+    app.register_error_handler(sa.exc.OperationalError, _database_unavailable)

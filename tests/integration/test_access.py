@@ -148,6 +148,42 @@ def test_an_unexpected_error_gets_the_styled_500_page_and_json_under_the_api(dat
     assert api.status_code == 500 and api.get_json()["title"] == "Internal Server Error"
 
 
+def _cut(*args, **kwargs):
+    import sqlalchemy as sa
+
+    raise sa.exc.OperationalError(
+        "SELECT 1", {}, Exception("server closed the connection unexpectedly")
+    )
+
+
+def test_a_database_that_cannot_answer_gets_503_with_retry_after(
+    app, client, login_as, monkeypatch
+):
+    """A restarting or unreachable database: 503 and when to try again, on the page and in the
+    API, and when even the sign-in lookup failed, the page without its layout."""
+    from portal.leads import inbox
+    from portal.tenancy import services
+    from portal.web import errors
+
+    login_as("partner_user")
+    monkeypatch.setattr(inbox, "inbox", _cut)
+    page = client.get("/inbox/")
+    assert page.status_code == 503 and page.headers["Retry-After"] == str(errors.RETRY_AFTER_S)
+    text = page.get_data(as_text=True)
+    assert 'data-testid="error-page"' in text and "cannot reach its database" in text
+    assert "server closed" not in text
+
+    monkeypatch.setattr(services, "api_key_for", _cut)
+    api = client.get("/api/v1/leads/1", headers={"Authorization": "Bearer some-key"})
+    assert api.status_code == 503 and api.mimetype == "application/problem+json"
+    assert api.get_json()["title"] == "Service Unavailable" and api.headers["Retry-After"]
+
+    monkeypatch.setattr(services, "session_user", _cut)
+    bare = client.get("/inbox/")
+    assert bare.status_code == 503 and "cannot reach its database" in bare.get_data(as_text=True)
+    assert bare.headers["Retry-After"] == str(errors.RETRY_AFTER_S)
+
+
 def test_an_id_too_large_for_the_database_is_a_404_not_an_error(client, login_as):
     login_as("channel_manager")
     assert client.get(f"/partners/{2**31}").status_code == 404
