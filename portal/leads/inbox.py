@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -81,23 +82,20 @@ def inbox(
     A page past the last shows the last: an answer from the last page can empty it.
     """
     now = now or utcnow()
+    waiting = (Offer.partner_id == partner_id, Offer.state == "open")
     query = (
         sa.select(*INBOX_COLUMNS, sa.func.count().over())
         .join(Lead, Lead.id == Offer.lead_id)
         .outerjoin(Product, Product.id == Lead.product_id)
-        .where(Offer.partner_id == partner_id, Offer.state == "open")
+        .where(*waiting)
         .order_by(Offer.due_at, Offer.id)
         .limit(per_page)
     )
     page = max(page, 1)
     found = db.session.execute(query.offset((page - 1) * per_page)).all()
     if not found and page > 1:
-        total = db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(Offer)
-            .where(Offer.partner_id == partner_id, Offer.state == "open")
-        )
-        page = max(1, -(-total // per_page))
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(Offer).where(*waiting))
+        page = max(1, math.ceil(total / per_page))
         found = db.session.execute(query.offset((page - 1) * per_page)).all()
     rows = [InboxRow(*row[:-1], left=row[1] - now) for row in found]
     total = found[0][-1] if found else 0

@@ -184,15 +184,11 @@ def accept(offer_id: int, *, actor: Any) -> Offer:
 def _reason(
     code: str | None, comment: str | None, reasons: Sequence[RejectionReason] | None = None
 ) -> tuple[RejectionReason, str | None]:
-    """The active reason of the code, from `reasons` when the caller has read them."""
+    """The active reason of the code, among `reasons` when the caller has read them
+    (rejection_reasons()), else among those read now."""
     comment = (comment or "").strip() or None
-    reason = None
-    if code and reasons is not None:
-        reason = next((r for r in reasons if r.code == code and r.active), None)
-    elif code:
-        reason = db.session.scalar(
-            sa.select(RejectionReason).where(RejectionReason.code == code, RejectionReason.active)
-        )
+    reasons = rejection_reasons() if reasons is None else reasons
+    reason = next((r for r in reasons if r.code == code), None) if code else None
     errors = {}
     if reason is None:
         errors["reason_code"] = "Choose a reason from the list."

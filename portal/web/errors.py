@@ -7,7 +7,12 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, jsonify, make_response, render_template
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    NotFound,
+    ServiceUnavailable,
+)
 
 from portal.errors import NotFound as NotFoundError
 from portal.errors import ServiceError, ValidationFailed
@@ -69,23 +74,32 @@ def _csrf_error(exc: CSRFError) -> Any:
     )
 
 
-# The error page without the portal's layout: what a 500 shows when the layout cannot be
-# drawn, because its navigation reads the signed-in user from the database that failed.
-BARE_500 = (
-    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-    "<title>Internal Server Error</title></head><body><h1>Internal Server Error</h1>"
-    f"<p>{MESSAGES[500]}</p></body></html>"
-)
+def _bare(status: int, title: str) -> Response:
+    """The error page without the portal's layout: what a 500 or 503 shows when the layout
+    cannot be drawn, because its navigation reads the signed-in user from the database that
+    failed."""
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{title}</title></head><body><h1>{title}</h1>"
+        f"<p>{MESSAGES[status]}</p></body></html>"
+    )
+    return Response(page, status=status, mimetype="text/html")
+
+
+def _after_a_failure(status: int, title: str) -> Any:
+    """The error answer once the database may have failed: the transaction rolled back, then
+    the page, or the bare page if drawing it fails too."""
+    try:
+        db.session.rollback()
+        return make_response(_respond(status, title, MESSAGES[status]))
+    except Exception:
+        current_app.logger.warning("the error page was drawn without its layout", exc_info=True)
+        return _bare(status, title)
 
 
 def _unexpected(exc: Exception) -> Any:
     # Flask has logged the exception with its traceback before it calls this handler.
-    try:
-        db.session.rollback()
-        return _respond(500, InternalServerError().name, MESSAGES[500])
-    except Exception:
-        current_app.logger.warning("the error page was drawn without its layout", exc_info=True)
-        return Response(BARE_500, status=500, mimetype="text/html")
+    return _after_a_failure(500, InternalServerError().name)
 
 
 def _database_unavailable(exc: Exception) -> Any:
@@ -93,24 +107,9 @@ def _database_unavailable(exc: Exception) -> Any:
     or lock wait given up): the transaction was rolled back, so the request changed nothing
     and can be sent again. 503 with Retry-After, not 500: the fault passes."""
     current_app.logger.error("database unavailable: %s", type(exc).__name__, exc_info=exc)
-    try:
-        db.session.rollback()
-    except Exception:
-        current_app.logger.warning("rolling back after the database failed", exc_info=True)
-    try:
-        response = make_response(_respond(503, "Service Unavailable", MESSAGES[503]))
-    except Exception:
-        # The layout's navigation reads the signed-in user from the database that failed.
-        response = Response(BARE_503, status=503, mimetype="text/html")
+    response = _after_a_failure(503, ServiceUnavailable().name)
     response.headers["Retry-After"] = str(RETRY_AFTER_S)
     return response
-
-
-BARE_503 = (
-    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-    "<title>Service Unavailable</title></head><body><h1>Service Unavailable</h1>"
-    f"<p>{MESSAGES[503]}</p></body></html>"
-)
 
 
 # PostgreSQL's SQLSTATE for a number beyond its column's range.
