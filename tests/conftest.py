@@ -250,29 +250,40 @@ def login_as(client: FlaskClient, world: World):
 
 
 @contextmanager
+def app_on(url: str, **overrides: object) -> Iterator[Flask]:
+    """An app on the database at url, whose commits are real; its connections closed after."""
+    app = make_app(url, **overrides)
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@contextmanager
 def postgres_app(prefix: str = "portal_test_") -> Iterator[Flask]:
     """An app on a PostgreSQL database of its own, signed in as the app's role, on either run
     of the suite: for what only PostgreSQL has (row-level security, COPY)."""
-    with postgres_database(PG_ADMIN_URL, prefix, app_role=True) as url:
-        app = make_app(url)
-        try:
-            yield app
-        finally:
-            with app.app_context():
-                db.engine.dispose()
+    with postgres_database(PG_ADMIN_URL, prefix, app_role=True) as url, app_on(url) as app:
+        yield app
 
 
 @pytest.fixture
 def race_app(tmp_path: Path) -> Iterator[Flask]:
     """An app on a database of its own, whose commits are real: for tests that race."""
-    with fresh_database(tmp_path) as url:
-        app = make_app(url)
-        try:
-            yield app
-        finally:
-            with app.app_context():
-                db.session.remove()
-                db.engine.dispose()
+    with fresh_database(tmp_path) as url, app_on(url) as app:
+        yield app
+
+
+@pytest.fixture
+def redis_app(tmp_path: Path, redis_url: str) -> Iterator[Flask]:
+    """An app on the real Redis and a database of its own with real commits; the database's
+    URL is in its config as TEST_DATABASE_URL, for tests that reach it from outside."""
+    redis = {"REDIS_URL": redis_url, "RATELIMIT_STORAGE_URI": redis_url}
+    with fresh_database(tmp_path) as url, app_on(url, **redis) as app:
+        app.config["TEST_DATABASE_URL"] = url
+        yield app
 
 
 def at_once(app: Flask, tenant_id: int, calls: list[Any]) -> list[object]:

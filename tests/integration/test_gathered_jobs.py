@@ -22,7 +22,7 @@ from portal.notifications import fanout
 from portal.notifications.models import OutboundEmail
 from portal.notifications.tasks import catch_up_everywhere
 from portal.tenancy.scoping import tenant_scope
-from tests.conftest import build_tenant, fresh_database, make_app
+from tests.conftest import build_tenant
 from tests.factories import UserFactory
 from tests.integration.test_live_routing import programme, take_in
 
@@ -54,16 +54,6 @@ def _no_calls():
     calls.clear()
     yield
     calls.clear()
-
-
-@pytest.fixture
-def redis_app(tmp_path, redis_url):
-    with fresh_database(tmp_path) as url:
-        app = make_app(url, REDIS_URL=redis_url, RATELIMIT_STORAGE_URI=redis_url)
-        yield app
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def work_off(names=QUEUE_NAMES) -> None:

@@ -6,7 +6,6 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 import redis
 import sqlalchemy as sa
 from rq import SimpleWorker
@@ -17,21 +16,9 @@ from portal.jobs import periodic_jobs, run_due_periodic_jobs
 from portal.tenancy.models import AuthSession
 from portal.tenancy.scoping import tenant_scope, unscoped
 from portal.tenancy.tasks import purge_ended_sessions
-from tests.conftest import build_tenant, fresh_database, login, make_app
+from tests.conftest import build_tenant, login, make_app
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def redis_app(tmp_path, redis_url):
-    """An app on the real Redis and a database of its own with real commits."""
-    with fresh_database(tmp_path) as url:
-        app = make_app(url, REDIS_URL=redis_url, RATELIMIT_STORAGE_URI=redis_url)
-        app.config["TEST_DATABASE_URL"] = url
-        yield app
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def _stale_sessions(app, count=3):

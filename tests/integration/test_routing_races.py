@@ -23,21 +23,15 @@ from portal.partners.models import Partner
 from portal.routing import dispatch
 from portal.tenancy.scoping import tenant_scope
 from portal.tenancy.services import note_config_change
-from tests.conftest import BACKEND, build_tenant, fresh_database, make_app
+from tests.conftest import BACKEND, app_on, build_tenant, fresh_database
 from tests.factories import LeadFactory
 from tests.integration.test_live_routing import programme
 
 
 @pytest.fixture
 def race_app(tmp_path):
-    with fresh_database(tmp_path) as url:
-        app = make_app(url)
-        try:
-            yield app, url
-        finally:
-            with app.app_context():
-                db.session.remove()
-                db.engine.dispose()
+    with fresh_database(tmp_path) as url, app_on(url) as app:
+        yield app, url
 
 
 def _waiting_leads(app, tenant_id: int, count: int) -> list[int]:

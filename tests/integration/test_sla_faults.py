@@ -37,27 +37,6 @@ ROOT = Path(__file__).resolve().parents[2]
 NOWHERE = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 
-@pytest.fixture
-def redis_app(tmp_path, redis_url):
-    with fresh_database(tmp_path) as url:
-        app = make_app(url, REDIS_URL=redis_url, RATELIMIT_STORAGE_URI=redis_url)
-        app.config["TEST_DATABASE_URL"] = url
-        yield app
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
-@pytest.fixture
-def db_app(tmp_path):
-    with fresh_database(tmp_path) as url:
-        app = make_app(url)
-        yield app
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
 def offered_leads(app, count=1):
     """A tenant with the routing programme, its partners' users, and count leads offered."""
     with app.app_context():
@@ -185,8 +164,8 @@ def _one_outcome(app, tenant_id, lead_id, offer_id):
     return outcomes[0][0]
 
 
-def test_an_accept_racing_the_expiry_ends_with_exactly_one_outcome(db_app):
-    app = db_app
+def test_an_accept_racing_the_expiry_ends_with_exactly_one_outcome(race_app):
+    app = race_app
     tenant_id, lead_ids, offer_ids, users = offered_leads(app, count=8)
     with app.app_context(), tenant_scope(tenant_id):
         holders = dict(db.session.execute(sa.select(Offer.id, Offer.partner_id)).all())
