@@ -70,7 +70,7 @@ def register_extensions(app: Flask) -> None:
     from portal.extensions import csrf, db, limiter, login_manager, migrate, queue
     from portal.notifications import listener  # noqa: F401  (hands lead events to the fan-out)
     from portal.tenancy import policy
-    from portal.web import security
+    from portal.web import kept_pages, security
 
     db.init_app(app)
     with app.app_context():
@@ -81,12 +81,14 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
     security.init_upload_limits(app)
+    queue.init_app(app)
+    # Before the access check, which looks the login up: a kept page needs no lookup.
+    kept_pages.init_app(app)
     # Access first: it enters the signed-in user's tenant, which the error page of a
     # refused CSRF token needs to show the user's partner in the navigation.
     policy.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    queue.init_app(app)
     security.init_app(app)
 
 

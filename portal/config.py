@@ -52,6 +52,11 @@ VARIABLES = (
     Variable("SMTP_PASSWORD", "(none)", "SMTP password"),
     Variable("SMTP_FROM", "portal@localhost", "the sender of the portal's e-mails"),
     Variable("WEBHOOK_TIMEOUT_SECONDS", "5", "how long a webhook endpoint has to answer"),
+    Variable(
+        "KEPT_PAGE_SECONDS",
+        "30",
+        "how long a partner's inbox page may be served again from Redis; 0 keeps none",
+    ),
     Variable("LOG_FORMAT", "json in production, else text", "json: one JSON object per log line"),
     Variable(
         "PROXY_HOPS",
@@ -143,6 +148,7 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "WTF_CSRF_TIME_LIMIT": None,
         "PASSWORD_HASH_PROFILE": "fast" if env == "testing" else "strong",
         "PAGE_SIZE": 25,
+        "KEPT_PAGE_SECONDS": env_int("KEPT_PAGE_SECONDS", 30),
     }
     config.update(overrides)
     config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"

@@ -157,9 +157,11 @@ def copy_rows(
     quote = dialect.identifier_preparer
     listed = ", ".join(quote.quote(c.name) for c in columns)
     pick = list if names is not None else _picker(given)
+    from portal import page_versions
     from portal.tenancy import rls  # the tenancy room builds on this module
 
     rls.tell(connection)  # COPY goes past the events that name the tenant
+    page_versions.copied_into(table.name)  # and past those that see writes
     target = quote.format_table(table)
     staged = _row_security_active(connection, table)
     if staged:

@@ -149,7 +149,8 @@ def _request_context() -> dict[str, Any]:
         return {}
     return {
         "request_id": g.get("request_id"),
-        "user_id": _identity(g.get("_login_user")),  # Flask-Login's user, once it is loaded
+        # Flask-Login's user once it is loaded; a kept page's, which loads none.
+        "user_id": _identity(g.get("_login_user")) or g.get("kept_page_user_id"),
         "api_key_id": _identity(g.get("api_key")),
     }
 

@@ -13,9 +13,11 @@ from portal.leads import inbox as inbox_service
 from portal.leads import offers
 from portal.leads.inbox_forms import AcceptForm, LoseForm, QualifyForm, RejectForm, WinForm
 from portal.money import format_money
+from portal.page_versions import partner_key
 from portal.tenancy.policy import requires
 from portal.tenancy.roles import Permission
 from portal.web.errors import not_found
+from portal.web.kept_pages import fresh_until, kept
 from portal.web.timefmt import time_left
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
@@ -27,8 +29,13 @@ def _reject_form(formdata: Any = None) -> RejectForm:
     return form
 
 
+def _partner_offers() -> list[str]:
+    return [partner_key(current_user.partner_id)]
+
+
 @bp.route("/")
 @requires(Permission.WORK_INBOX)
+@kept(params=("page",), scopes=_partner_offers)
 def index() -> Any:
     now = utcnow()
     page = inbox_service.inbox(
@@ -37,6 +44,8 @@ def index() -> Any:
         current_app.config["PAGE_SIZE"],
         now,
     )
+    # The time left on each offer is written for now; the nearest deadline changes the page.
+    fresh_until(min((row.due_at for row in page.items if row.due_at > now), default=None))
     return render_template(
         "leads/inbox.html",
         page=page,

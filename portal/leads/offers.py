@@ -27,6 +27,7 @@ from portal.leads.intake import actor_label, add_event, hand_to_routing
 from portal.leads.lifecycle import Action, IllegalTransition, LeadState
 from portal.leads.models import Lead, Offer, RejectionReason
 from portal.leads.transitions import move
+from portal.page_versions import for_partners
 from portal.partners.validation import InvalidValue
 from portal.sla.policy import answer_seconds, default_policy, first_reminder, partner_sla
 from portal.sla.tasks import schedule_expiry
@@ -80,7 +81,7 @@ def mark_opened(offer: Offer, actor: Any) -> None:
         sa.update(Offer)
         .where(Offer.id == offer.id, Offer.opened_at.is_(None), Offer.state == OPEN)
         .values(opened_at=now)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, **for_partners([offer.partner_id]))
     ).rowcount
     if opened:
         state = LeadState(offer.lead.state)
@@ -133,7 +134,9 @@ def _close(offer: Offer, state: str, now: datetime, *, when: str | None, **value
         query = query.where(Offer.due_at <= now)
     changes = {"state": state, "decided_at": now, **values}
     closed = db.session.execute(
-        query.values(**changes).execution_options(synchronize_session=False)
+        query.values(**changes).execution_options(
+            synchronize_session=False, **for_partners([offer.partner_id])
+        )
     ).rowcount
     if closed:
         # What the UPDATE wrote, without reading the row back.
@@ -395,7 +398,7 @@ def extend(offer_id: int, hours: Any, reason: str | None, *, actor: Any) -> Offe
         sa.update(Offer)
         .where(Offer.id == offer.id, Offer.state == OPEN, Offer.due_at == before_due)
         .values(due_at=new_due, reminders_sent=[], remind_at=remind_at)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, **for_partners([offer.partner_id]))
     ).rowcount
     if not moved:
         raise Conflict(_why_not_open(offer_id, now))

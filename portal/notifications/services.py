@@ -10,6 +10,7 @@ from portal.db import utcnow
 from portal.errors import NotFound
 from portal.extensions import db
 from portal.notifications.models import Notification
+from portal.page_versions import for_users
 
 
 def unread_count(user_id: int) -> int:
@@ -54,7 +55,7 @@ def mark_all_read(user_id: int) -> int:
         sa.update(Notification)
         .where(Notification.user_id == user_id, Notification.read_at.is_(None))
         .values(read_at=utcnow())
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, **for_users([user_id]))
     ).rowcount
     db.session.commit()
     return count

@@ -27,6 +27,7 @@ from portal.leads.events import event_row, insert_events
 from portal.leads.intake import add_event
 from portal.leads.lifecycle import Action, LeadState, next_state
 from portal.leads.models import Lead, Offer
+from portal.page_versions import for_partners
 from portal.partners.models import Partner
 from portal.sla.clock import zone
 from portal.sla.policy import PartnerSla, default_policy, next_reminder, partner_sla, reminder_times
@@ -131,7 +132,9 @@ def expire_batch(offer_ids: list[int], now: datetime) -> int:
             sa.update(Offer)
             .where(Offer.id.in_([r.id for r in expiring]))
             .values(state="expired", decided_at=now)
-            .execution_options(synchronize_session=False)
+            .execution_options(
+                synchronize_session=False, **for_partners(r.partner_id for r in expiring)
+            )
         )
         _expiry_events(expiring, now, after)
     db.session.commit()

@@ -61,6 +61,9 @@ def _load_user(user_id: str) -> User | None:
         return None
     g.auth_session_id = found.auth.id
     g.login_extras = found.extras
+    g.login_ends_at = min(
+        found.auth.expires_at, found.auth.last_seen_at + current_app.config["SESSION_IDLE"]
+    )
     return found.user
 
 

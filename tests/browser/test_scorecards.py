@@ -3,6 +3,8 @@ follow a number to the offers behind it; a partner user sees its own scorecard."
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import ConsoleMessage, Page, Response, expect
 
 from portal.extensions import db
@@ -15,6 +17,8 @@ from tests.conftest import build_tenant
 from tests.factories import UserFactory
 from tests.integration.test_live_routing import programme, take_in
 from tests.integration.test_scorecards import open_offer_id
+
+DRAWN = re.compile(r"box-sizing: border-box")
 
 
 def test_staff_rank_partners_see_the_charts_and_the_offers_behind_a_number(
@@ -61,8 +65,10 @@ def test_staff_rank_partners_see_the_charts_and_the_offers_behind_a_number(
     expect(page.get_by_test_id("partner-name")).to_have_text("Berlin Nord")
     expect(page.get_by_test_id("acceptance")).to_have_text("50%")
     for chart in ("chart-trend", "chart-funnel", "chart-response", "chart-reasons"):
-        # Drawn by Chart.js under the page's content security policy.
-        page.wait_for_function(f"document.getElementById('{chart}').chart !== undefined")
+        # Drawn by Chart.js under the page's content security policy, which sizes the canvas
+        # when it draws. (Not wait_for_function: polling a string predicate needs eval,
+        # which that policy refuses whenever the chart is not drawn at the first look.)
+        expect(page.locator(f"#{chart}")).to_have_attribute("style", DRAWN)
     page.get_by_test_id("behind-rejected-no_budget").click()
     expect(page.get_by_test_id("offer-row")).to_have_count(1)
     expect(page.get_by_test_id("offer-row")).to_contain_text("Co 1")

@@ -66,17 +66,16 @@ def test_a_job_goes_through_redis_and_a_real_worker_runs_it(redis_app):
     assert _session_count(redis_app) == 1
 
 
-def test_the_flask_rq_worker_process_runs_queued_jobs(redis_app, redis_url):
-    _stale_sessions(redis_app, count=2)
-    with redis_app.app_context():
-        job = queue.enqueue(purge_ended_sessions)
+def worker_process(app, redis_url):
+    """`flask rq worker --burst` run in a process of its own on the app's database and Redis,
+    as deployed: it works off what is queued and stops."""
     env = {
         **os.environ,
         "PORTAL_ENV": "testing",
-        "DATABASE_URL": redis_app.config["TEST_DATABASE_URL"],
+        "DATABASE_URL": app.config["TEST_DATABASE_URL"],
         "REDIS_URL": redis_url,
     }
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "rq", "worker", "--burst"],
         cwd=ROOT,
         env=env,
@@ -84,6 +83,13 @@ def test_the_flask_rq_worker_process_runs_queued_jobs(redis_app, redis_url):
         text=True,
         timeout=120,
     )
+
+
+def test_the_flask_rq_worker_process_runs_queued_jobs(redis_app, redis_url):
+    _stale_sessions(redis_app, count=2)
+    with redis_app.app_context():
+        job = queue.enqueue(purge_ended_sessions)
+    result = worker_process(redis_app, redis_url)
     assert result.returncode == 0, result.stderr[-2000:]
     with redis_app.app_context():
         job.refresh()
