@@ -20,8 +20,9 @@ clients ask for /livez, which does no database or Redis work: the ceiling of thi
 this machine. Targets: no errors, the inbox's p99 under 100 ms under the browsing load, and
 the inbox's throughput at least 40% of the ceiling's. For reference beside them, not a
 target: /healthz, one trivial query (and the transaction's tenant setting) and a Redis
-ping without a session, the least any page that reads the database can cost. The last line
-is one JSON object.
+ping without a session, the least any page that reads the database can cost. Beside each
+endpoint, how many of its pages were served from those kept in Redis (portal/web/kept_pages.py)
+rather than drawn. The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -418,7 +419,7 @@ def closed_loop(browsers: list[Browser], name: str, path: str, seconds: float) -
 # Report ---------------------------------------------------------------------------------------
 
 COLUMNS = ("requests", "rps", "p50_ms", "p99_ms", "max_ms", "2xx", "3xx", "4xx", "5xx",
-           "failed", "unexpected")  # fmt: skip
+           "failed", "unexpected", "kept")  # fmt: skip
 
 
 def print_table(title: str, rows: dict[str, dict[str, Any]]) -> None:
@@ -510,6 +511,11 @@ def measure(
     }  # fmt: skip
 
 
+def _kept_share(row: dict[str, Any]) -> float:
+    """The share of the inbox's answers served from the pages kept in Redis."""
+    return round(row["kept"] / row["requests"], 3) if row["requests"] else 0.0
+
+
 def figures(
     table: dict[str, dict[str, Any]],
     inbox: dict[str, dict[str, Any]],
@@ -535,6 +541,8 @@ def figures(
         "ceiling_rps": ceiling_rps, "ceiling_p99_ms": ceiling[LIVEZ]["p99_ms"],
         "inbox_share_of_ceiling": round(share, 3), "healthz_rps": health_rps,
         "healthz_share_of_ceiling": round(health_rps / ceiling_rps, 3) if ceiling_rps else 0.0,
+        "inbox_kept_share_browsing": _kept_share(table[INBOX]),
+        "inbox_kept_share_at_peak": _kept_share(inbox[INBOX]),
         **errors,
         "expected_4xx": expected_4xx(table), "answers": dict(mixed.outcomes),
         "accepted_seen": len(mixed.accepted), "endpoints": table,
@@ -625,7 +633,9 @@ def report(result: dict[str, Any]) -> None:
     )
     print(
         f"for reference: /healthz (one query, one Redis ping, no session) "
-        f"{result['healthz_rps']} req/s, {result['healthz_share_of_ceiling']:.0%} of the ceiling"
+        f"{result['healthz_rps']} req/s, {result['healthz_share_of_ceiling']:.0%} of the ceiling; "
+        f"inbox pages served kept: {result['inbox_kept_share_browsing']:.0%} while browsing, "
+        f"{result['inbox_kept_share_at_peak']:.0%} at saturation"
     )
     if result["restarts"] or result["killed_at_stop"]:
         print(f"process restarts: {result['restarts']}; killed at stop: {result['killed_at_stop']}")

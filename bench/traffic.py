@@ -47,12 +47,14 @@ class EndpointStats:
     classes: Counter[str] = field(default_factory=Counter)
     failed: int = 0  # no answer: refused, reset or timed out
     unexpected: int = 0  # an answer the caller did not expect (any 5xx among them)
+    kept: int = 0  # pages served from those kept in Redis, not drawn
 
     def merge(self, other: EndpointStats) -> None:
         self.latencies_ms.extend(other.latencies_ms)
         self.classes.update(other.classes)
         self.failed += other.failed
         self.unexpected += other.unexpected
+        self.kept += other.kept
 
 
 class Recorder:
@@ -62,10 +64,13 @@ class Recorder:
         self.endpoints: dict[str, EndpointStats] = {}
         self._lock = threading.Lock()
 
-    def answered(self, name: str, ms: float, status: int, expected: Collection[int]) -> None:
+    def answered(
+        self, name: str, ms: float, status: int, expected: Collection[int], kept: bool = False
+    ) -> None:
         with self._lock:
             stats = self.endpoints.setdefault(name, EndpointStats())
             stats.latencies_ms.append(ms)
+            stats.kept += kept
             stats.classes[f"{status // 100}xx"] += 1
             if status not in expected:
                 stats.unexpected += 1
@@ -99,6 +104,7 @@ def _summarise(stats: EndpointStats, seconds: float) -> dict[str, Any]:
         **{f"{n}xx": stats.classes.get(f"{n}xx", 0) for n in (2, 3, 4, 5)},
         "failed": stats.failed,
         "unexpected": stats.unexpected,
+        "kept": stats.kept,
     }
 
 
@@ -154,7 +160,8 @@ class Browser:
             self.recorder.failed(name)
             return None
         ms = (time.perf_counter() - started) * 1000
-        self.recorder.answered(name, ms, response.status, expected)
+        kept = response.headers.get("X-Page-Source") == "kept"
+        self.recorder.answered(name, ms, response.status, expected, kept)
         self._keep_cookies(response.headers.getlist("Set-Cookie"))
         location = response.headers.get("Location")
         return Answer(response.status, response.data, urlsplit(location).path if location else None)

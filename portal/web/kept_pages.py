@@ -29,9 +29,12 @@ from typing import Any, TypeVar
 
 import redis
 from flask import Flask, Response, current_app, g, make_response, request, session
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from portal.db import utcnow
 from portal.page_versions import EVERY_TENANT, EXTENSION, install, tenant_key, user_key
+from portal.tenancy.scoping import enter_tenant
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -94,8 +97,17 @@ def init_app(app: Flask) -> None:
 
     with app.app_context():
         install(db.engine)
-        app.extensions[EXTENSION] = queue.connection
+        url = app.config.get("REDIS_URL")
+        app.extensions[EXTENSION] = connect(url) if url else queue.connection
     app.before_request(_serve_kept)
+
+
+def connect(url: str) -> redis.Redis:
+    """A Redis connection that gives up at once: a page is drawn rather than waiting on a
+    Redis that cannot answer (redis-py would retry three times, with backoff, per call)."""
+    return redis.Redis.from_url(
+        url, retry=Retry(NoBackoff(), 0), socket_timeout=0.5, socket_connect_timeout=0.5
+    )
 
 
 def _redis() -> redis.Redis | None:
@@ -121,7 +133,9 @@ def _serve_kept() -> Response | None:
         log.warning("kept pages: Redis did not answer: %s", exc)
         return None
     if entry and header.get("stamp") == stamp and header.get("user") == str(user_id):
+        # Who and which tenant, for the request's log records, as a drawn page has them.
         g.kept_page_user_id = int(user_id)
+        g.tenant_token = enter_tenant(int(tenant_id))
         response = Response(body, mimetype="text/html")
         response.headers[SOURCE_HEADER] = "kept"
         return response

@@ -4,11 +4,11 @@ drawn afresh after any write that may have changed it, and never for another log
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from datetime import timedelta
 
 import pytest
-import redis
 import sqlalchemy as sa
 
 from portal import page_versions
@@ -22,6 +22,7 @@ from portal.notifications.services import mark_all_read
 from portal.sla.sweep import expire_batch
 from portal.tenancy.models import User
 from portal.tenancy.scoping import tenant_scope
+from portal.web import kept_pages
 from portal.web.kept_pages import SOURCE_HEADER
 from tests.conftest import PASSWORD, build_tenant, csrf_token, login
 from tests.factories import LeadFactory, UserFactory
@@ -58,14 +59,20 @@ def berlin(client, offered):  # noqa: F811
     return ids, emails, leads, offer_ids
 
 
-def test_a_reload_nothing_changed_is_served_without_the_database(client, berlin):
+def test_a_reload_nothing_changed_is_served_without_the_database(world, client, berlin, caplog):
     drawn = client.get("/inbox/?page=1")
-    again, statements = statements_of(client, "/inbox/?page=1")
+    with caplog.at_level(logging.INFO, logger="portal.access"):
+        again, statements = statements_of(client, "/inbox/?page=1")
     assert again.status_code == 200 and kept(again) and not kept(drawn)
     assert statements == []
     assert again.get_data() == drawn.get_data()
     assert again.headers["Content-Security-Policy"] and again.headers["X-Request-Id"]
     assert again.headers["Cache-Control"] == "no-store"
+    _, emails, *_ = berlin
+    (access,) = [r for r in caplog.records if r.name == "portal.access"]
+    with client.application.app_context(), tenant_scope(world.a.id):
+        user_id = _user_id(emails["berlin"])
+    assert (access.status, access.tenant_id, access.user_id) == (200, world.a.id, user_id)
 
 
 def test_a_new_offer_to_the_partner_is_shown_at_once(app, world, client, berlin):
@@ -192,6 +199,20 @@ def test_a_deactivated_user_or_ended_login_gets_no_kept_page(app, world, client,
     assert page.status_code == 302 and "/login" in page.headers["Location"]
 
 
+def test_a_user_moved_to_a_role_without_the_inbox_gets_403_not_the_kept_page(
+    app, world, client, berlin
+):
+    _, emails, *_ = berlin
+    assert kept(client.get("/inbox/"))
+
+    def to_vendor_staff():
+        user = db.session.get(User, _user_id(emails["berlin"]))
+        user.role, user.partner_id = "vendor_staff", None
+
+    in_tenant(app, world, to_vendor_staff)
+    assert client.get("/inbox/").status_code == 403
+
+
 def test_a_logged_out_cookie_gets_no_kept_page(client, berlin):
     assert kept(client.get("/inbox/"))
     cookie = client.get_cookie("session")
@@ -265,9 +286,8 @@ def test_a_write_between_the_page_read_and_its_keeping_is_not_missed(
 
 
 def test_redis_that_cannot_answer_means_pages_are_drawn(app, client, berlin, monkeypatch):
-    monkeypatch.setitem(
-        app.extensions, page_versions.EXTENSION, redis.Redis(port=1, socket_connect_timeout=0.2)
-    )
+    nothing_there = kept_pages.connect("redis://127.0.0.1:1/0")
+    monkeypatch.setitem(app.extensions, page_versions.EXTENSION, nothing_there)
     for _ in range(2):
         page = client.get("/inbox/")
         assert page.status_code == 200 and not kept(page) and rows(page)
