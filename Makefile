@@ -33,11 +33,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
+# Unit tests touch no database: once, with SQLite's run. The browser's walks through whole
+# features run once, on PostgreSQL as deployed; its smoke tests on both. Integration: both.
 test-sqlite: $(STAMP)
-	TEST_DATABASE=sqlite $(PYTEST) -q
+	TEST_DATABASE=sqlite $(PYTEST) -q tests/unit tests/integration tests/browser/test_smoke.py
 
 test-postgres: $(STAMP)
-	TEST_DATABASE=postgresql $(PYTEST) -q
+	TEST_DATABASE=postgresql $(PYTEST) -q tests/integration tests/browser
 
 test-unit: $(STAMP)
 	$(PYTEST) -q tests/unit
