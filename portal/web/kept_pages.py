@@ -185,7 +185,6 @@ def _put(plan: _Plan, response: Response) -> None:
         _redis().set(plan.key, value, px=int(seconds * 1000))  # type: ignore[union-attr]
     except redis.RedisError as exc:
         log.warning("kept pages: page not kept: %s", exc)
-        return
 
 
 def _parse(entry: bytes) -> tuple[dict[str, Any], bytes]:
