@@ -314,6 +314,11 @@ class SignedIn:
     user: User
     auth: AuthSession
     extras: dict[str, Any]
+    ends_at: datetime  # when the login lapses unless used again: its age or its idleness
+
+
+def _login_ends_at(auth: AuthSession) -> datetime:
+    return min(auth.expires_at, auth.last_seen_at + current_app.config["SESSION_IDLE"])
 
 
 @functools.lru_cache(maxsize=8)
@@ -351,15 +356,15 @@ def session_user(
         auth = row[0] if row else None
         if auth is None or auth.user_id != int(user_id) or auth.ended_at is not None:
             return None
-        idle_limit = auth.last_seen_at + current_app.config["SESSION_IDLE"]
-        if now >= auth.expires_at or now >= idle_limit or not auth.user.active:
+        if now >= _login_ends_at(auth) or not auth.user.active:
             auth.ended_at = now
             db.session.commit()
             return None
         if now - auth.last_seen_at >= SESSION_TOUCH_EVERY:
             auth.last_seen_at = now
             db.session.commit()
-        return SignedIn(auth.user, auth, dict(zip(also, row[1:], strict=True)))
+        extras = dict(zip(also, row[1:], strict=True))
+        return SignedIn(auth.user, auth, extras, _login_ends_at(auth))
 
 
 def end_session(token: str | None) -> None:

@@ -61,9 +61,7 @@ def _load_user(user_id: str) -> User | None:
         return None
     g.auth_session_id = found.auth.id
     g.login_extras = found.extras
-    g.login_ends_at = min(
-        found.auth.expires_at, found.auth.last_seen_at + current_app.config["SESSION_IDLE"]
-    )
+    g.login_ends_at = found.ends_at
     return found.user
 
 

@@ -53,6 +53,7 @@ class Keep:
 @dataclass
 class _Plan:
     key: str
+    user: str
     keys: list[str]
     stamp: list[str | None]
 
@@ -140,8 +141,7 @@ def _serve_kept() -> Response | None:
         response.headers[SOURCE_HEADER] = "kept"
         return response
     # Only the login's own keys: those the view adds are read once the view knows them.
-    g.kept_page_plan = _Plan(key, keys[:3], stamp[:3])
-    g.kept_page_user = str(user_id)
+    g.kept_page_plan = _Plan(key, str(user_id), keys[:3], stamp[:3])
     return None
 
 
@@ -179,7 +179,7 @@ def _put(plan: _Plan, response: Response) -> None:
     seconds = min([seconds, *((m - now).total_seconds() for m in ends)])
     if seconds < 1 or "_flashes" in session:
         return
-    header = {"keys": plan.keys, "stamp": plan.stamp, "user": g.get("kept_page_user")}
+    header = {"keys": plan.keys, "stamp": plan.stamp, "user": plan.user}
     value = json.dumps(header).encode() + b"\n" + response.get_data()
     try:
         _redis().set(plan.key, value, px=int(seconds * 1000))  # type: ignore[union-attr]
