@@ -55,7 +55,7 @@ VARIABLES = (
     Variable(
         "KEPT_PAGE_SECONDS",
         "30",
-        "how long a partner's inbox page may be served again from Redis; 0 keeps none",
+        "how long an inbox page or a request's login may be taken from Redis; 0 keeps none",
     ),
     Variable("LOG_FORMAT", "json in production, else text", "json: one JSON object per log line"),
     Variable(

@@ -27,6 +27,7 @@ from portal.tenancy import services
 from portal.tenancy.forms import ChangePasswordForm, ChooseTenantForm, LoginForm
 from portal.tenancy.models import User
 from portal.tenancy.policy import public, signed_in
+from portal.web import kept_logins
 
 bp = Blueprint("auth", __name__)
 
@@ -51,12 +52,14 @@ def login_extra(name: str) -> Any:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    found = services.session_user(
-        user_id,
-        session.get("auth_token"),
-        session.get("tenant_id"),
-        also=current_app.extensions.get(LOGIN_EXTRAS),
-    )
+    token, tenant_id = session.get("auth_token"), session.get("tenant_id")
+    kept = kept_logins.recall(user_id, token, tenant_id)
+    found = kept.found if kept else None
+    if found is None:
+        also = current_app.extensions.get(LOGIN_EXTRAS)
+        found = services.session_user(user_id, token, tenant_id, also=also)
+        if found is not None and kept is not None:
+            kept_logins.keep(kept, found)
     if found is None:
         return None
     g.auth_session_id = found.auth.id
