@@ -28,7 +28,7 @@ from typing import Any
 import redis
 from flask import current_app
 from sqlalchemy import inspect
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.db import utcnow
@@ -129,6 +129,9 @@ def _revived(
         return None
     if now - auth["last_seen_at"] >= SESSION_TOUCH_EVERY:
         return None
+    # A process's first request may come here before any query has set the mappers up, and
+    # an attribute of a mapper not yet set up cannot be written.
+    configure_mappers()
     objects = {name: _attached(_MODELS[name], columns) for name, columns in kept["rows"]}
     # Linked as the login's query links them: the relationships are loaded, and hold the rows
     # (the session's identity map alone would let them go).

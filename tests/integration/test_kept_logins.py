@@ -5,6 +5,9 @@ a notification) is seen by the next request."""
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -21,8 +24,11 @@ from portal.tenancy.models import AuthSession, User
 from portal.tenancy.scoping import tenant_scope, unscoped
 from portal.tenancy.services import SESSION_TOUCH_EVERY
 from portal.web import kept_logins, kept_pages
-from tests.conftest import PASSWORD, csrf_token, login
+from tests.conftest import PASSWORD, build_tenant, csrf_token, login
+from tests.factories import UserFactory
 from tests.integration.test_inbox import offered, sign_in, statements_of  # noqa: F401  (offered: a fixture)
+from tests.integration.test_jobs_and_redis import ROOT
+from tests.integration.test_live_routing import programme
 
 # A page no kept page stands in for: every request of it looks its login up.
 PAGE = "/inbox/leads/"
@@ -175,3 +181,46 @@ def test_nothing_is_kept_when_keeping_is_off(app, client, berlin, monkeypatch):
 def _token(client):
     with client.session_transaction() as session:
         return session["auth_token"]
+
+
+# A web process's first request, from the cookie given: its status, and whether it read the
+# login from the database.
+FIRST_REQUEST = """
+import sys
+import sqlalchemy as sa
+from wsgi import app
+seen = []
+sa.event.listen(sa.engine.Engine, "before_cursor_execute", lambda c, k, sql, *a: seen.append(sql))
+client = app.test_client()
+client.set_cookie("session", sys.argv[1])
+page = client.get(sys.argv[2])
+print(page.status_code, any("auth_session" in sql for sql in seen))
+"""
+
+
+def test_a_new_processs_first_request_takes_the_kept_login(redis_app, redis_url):
+    """gunicorn starts processes all the time (max_requests): the first request of one may
+    revive a kept login before any query has set SQLAlchemy's mappers up."""
+    with redis_app.app_context():
+        tenant = build_tenant("kept-login")
+    partners = programme(redis_app, tenant.id)
+    with redis_app.app_context(), tenant_scope(tenant.id):
+        UserFactory(email="p@partners.example", role="partner_user", partner_id=partners["berlin"])
+        db.session.commit()
+    client = redis_app.test_client()
+    sign_in(client, "p@partners.example")
+    assert client.get(PAGE).status_code == 200  # the login looked up, and kept
+    env = {
+        **os.environ,
+        "PORTAL_ENV": "testing",
+        "DATABASE_URL": redis_app.config["TEST_DATABASE_URL"],
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": redis_app.config["SECRET_KEY"],
+    }
+    cookie = client.get_cookie("session").value
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_REQUEST, cookie, PAGE],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-2:] == ["200", "False"], result.stderr[-2000:]
