@@ -40,6 +40,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ import redis
 import sqlalchemy as sa
 from common import app_database
 from stack import Stack, process_cpu_s
-from traffic import CLIENT_ERROR, CREATED, Answer, Browser, Recorder
+from traffic import CLIENT_ERROR, CREATED, Answer, Browser, Recorder, percentile
 
 from portal.extensions import db
 from portal.leads.bulk_intake import take_in_batch
@@ -244,6 +245,8 @@ class Mixed:
 
     recorder: Recorder
     seconds: float = 0.0
+    # The run's start and end on the wall clock, as the processes' logs stamp their lines.
+    span: tuple[float, float] = (0.0, 0.0)
     outcomes: Counter[str] = field(default_factory=Counter)
     # (offer id, lead id) of every accept the user saw succeed: checked against the database.
     accepted: list[tuple[int, int]] = field(default_factory=list)
@@ -388,7 +391,7 @@ def run_mixed(
     malformed = sign_in(port, world.logins[:1])[0]
     malformed.recorder = recorder
     crm = Browser(port, recorder)
-    started = time.monotonic()
+    started, wall = time.monotonic(), time.time()
     until = started + seconds
     tag = f"load-{int(time.time())}"
     work: list[Callable[[], None]] = [
@@ -399,7 +402,32 @@ def run_mixed(
     work.extend(lambda fn=fn: fn(until) for fn in also)
     run_threads(work)
     run.seconds = time.monotonic() - started
+    run.span = (wall, wall + run.seconds)
     return run
+
+
+def time_in_app(log: Path, path: str, span: tuple[float, float]) -> dict[str, float]:
+    """The p50 and p99 of the time the app itself took for the GETs of path in the span, from
+    its access log: beside the clients' figures, it tells the app's own time from the waits
+    around it (gunicorn's queue, the clients' own turn on the CPU)."""
+    durations = []
+    with log.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            if '"portal.access"' not in line:
+                continue
+            try:
+                record = json.loads(line)
+                at = datetime.fromisoformat(record["time"].replace("Z", "+00:00")).timestamp()
+            except (ValueError, KeyError):
+                continue
+            if (record.get("method"), record.get("path")) == ("GET", path) and (
+                span[0] <= at <= span[1]
+            ):
+                durations.append(float(record["duration_ms"]))
+    durations.sort()
+    if not durations:
+        return {}
+    return {"p50_ms": percentile(durations, 0.5), "p99_ms": percentile(durations, 0.99)}
 
 
 def closed_loop(browsers: list[Browser], name: str, path: str, seconds: float) -> Recorder:
@@ -503,7 +531,9 @@ def measure(
     print_table(title, {**inbox, **ceiling, **health})
     for browser in [*browsers, *anonymous]:
         browser.close()
+    in_app = time_in_app(stack.logs / "gunicorn.log", "/inbox/", mixed.span)
     return figures(table, inbox, ceiling, health, mixed, settings) | {
+        "inbox_p50_ms_in_app": in_app.get("p50_ms"), "inbox_p99_ms_in_app": in_app.get("p99_ms"),
         "cpu": {"browsing": mixed_cpu, "inbox": inbox_cpu, "ceiling": ceiling_cpu,
                 "healthz": health_cpu},
         "load_average": {"before": [round(x, 2) for x in load_before],
@@ -635,7 +665,9 @@ def report(result: dict[str, Any]) -> None:
         f"for reference: /healthz (one query, one Redis ping, no session) "
         f"{result['healthz_rps']} req/s, {result['healthz_share_of_ceiling']:.0%} of the ceiling; "
         f"inbox pages served kept: {result['inbox_kept_share_browsing']:.0%} while browsing, "
-        f"{result['inbox_kept_share_at_peak']:.0%} at saturation"
+        f"{result['inbox_kept_share_at_peak']:.0%} at saturation; the inbox's own time in the "
+        f"app while browsing (its access log): p50 {result['inbox_p50_ms_in_app']} ms, "
+        f"p99 {result['inbox_p99_ms_in_app']} ms"
     )
     if result["restarts"] or result["killed_at_stop"]:
         print(f"process restarts: {result['restarts']}; killed at stop: {result['killed_at_stop']}")
