@@ -54,7 +54,6 @@ class Recall:
     """What a login's kept entry gave: the signed-in user, or the stamp to keep one under."""
 
     key: str
-    keys: list[str]
     stamp: list[str | None]
     found: SignedIn | None = None
 
@@ -72,9 +71,13 @@ def recall(user_id: str, token: str | None, tenant_id: Any) -> Recall | None:
         log.warning("kept logins: Redis did not answer: %s", exc)
         return None
     stamp = [v.decode() if v else None for v in versions]
-    kept = Recall(key, keys, stamp)
+    kept = Recall(key, stamp)
     if entry:
-        kept.found = _revived(entry, stamp, int(user_id), tenant_id)
+        try:
+            kept.found = _revived(entry, stamp, int(user_id), tenant_id)
+        except (KeyError, TypeError, ValueError) as exc:
+            # An entry of another shape (kept by an older release, say): the database answers.
+            log.warning("kept logins: entry not read: %r", exc)
     return kept
 
 
@@ -110,10 +113,7 @@ def _redis() -> redis.Redis | None:
 def _revived(
     entry: bytes, stamp: list[str | None], user_id: int, tenant_id: int
 ) -> SignedIn | None:
-    try:
-        kept = json.loads(entry, object_hook=_decode)
-    except ValueError:
-        return None
+    kept = json.loads(entry, object_hook=_decode)
     if kept.get("stamp") != stamp:
         return None
     values = {name: columns for name, columns in kept["rows"]}
@@ -145,17 +145,19 @@ def _revived(
 
 
 def _columns(row: Any) -> dict[str, Any]:
+    """The row's loaded columns: one not loaded is read when asked for, not now."""
     left_out = LEFT_OUT.get(type(row), frozenset())
+    loaded = inspect(row).dict
     return {
-        attr.key: getattr(row, attr.key)
+        attr.key: loaded[attr.key]
         for attr in inspect(type(row)).column_attrs
-        if attr.key not in left_out
+        if attr.key in loaded and attr.key not in left_out
     }
 
 
 def _attached(model: type, columns: dict[str, Any]) -> Any:
-    """The row as a persistent object of the request's session, as if a query had loaded it:
-    its relationships to the other kept rows are found in the session without a query."""
+    """The row as a persistent object of the request's session, as if a query had loaded it;
+    a column not kept is read from the database if anything asks for it."""
     mapper = inspect(model)
     identity = mapper.identity_key_from_primary_key([columns[c.key] for c in mapper.primary_key])
     present = db.session.identity_map.get(identity)
