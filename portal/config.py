@@ -54,7 +54,7 @@ VARIABLES = (
     Variable("WEBHOOK_TIMEOUT_SECONDS", "5", "how long a webhook endpoint has to answer"),
     Variable(
         "KEPT_PAGE_SECONDS",
-        "30",
+        "30 with REDIS_URL, else 0",
         "how long an inbox page or a request's login may be taken from Redis; 0 keeps none",
     ),
     Variable("LOG_FORMAT", "json in production, else text", "json: one JSON object per log line"),
@@ -74,6 +74,9 @@ VARIABLES = (
 def env_str(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
+
+
+DEFAULT_KEPT_PAGE_SECONDS = 30
 
 
 def env_int(name: str, default: int) -> int:
@@ -148,9 +151,14 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "WTF_CSRF_TIME_LIMIT": None,
         "PASSWORD_HASH_PROFILE": "fast" if env == "testing" else "strong",
         "PAGE_SIZE": 25,
-        "KEPT_PAGE_SECONDS": env_int("KEPT_PAGE_SECONDS", 30),
     }
     config.update(overrides)
+    # Pages and logins are kept in Redis, and every process must see every other's writes
+    # change their versions: without a Redis server each process would keep its own, so
+    # nothing is kept unless asked for (the tests, in one process, ask).
+    if "KEPT_PAGE_SECONDS" not in overrides:
+        kept_default = DEFAULT_KEPT_PAGE_SECONDS if config["REDIS_URL"] else 0
+        config["KEPT_PAGE_SECONDS"] = env_int("KEPT_PAGE_SECONDS", kept_default)
     config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
     if not config["SECRET_KEY"]:
         raise ConfigError("SECRET_KEY must be set in production")

@@ -14,6 +14,7 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from portal import create_app
+from portal.config import DEFAULT_KEPT_PAGE_SECONDS
 
 # The role the app connects as in the tests, as in production: it owns its database, and
 # is neither superuser nor BYPASSRLS, so row-level security holds it.
@@ -53,7 +54,14 @@ def postgres_database(admin_url: str, prefix: str, *, app_role: bool = False) ->
 
 def make_app(database_url: str, **overrides: object) -> Flask:
     """An app of the testing environment on the given database, its schema migrated."""
-    config = {"PORTAL_ENV": "testing", "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None}
+    # One process: the in-process Redis of the jobs is every request's, so pages and logins
+    # may be kept in it, as with a Redis server.
+    config = {
+        "PORTAL_ENV": "testing",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": None,
+        "KEPT_PAGE_SECONDS": DEFAULT_KEPT_PAGE_SECONDS,
+    }
     config.update(overrides)
     app = create_app(config)
     with app.app_context():

@@ -67,6 +67,21 @@ def test_redis_url_moves_rate_limits_to_redis(monkeypatch, tmp_path):
     assert config.load(str(tmp_path))["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/3"
 
 
+def test_pages_and_logins_are_kept_only_with_a_redis_every_process_shares(monkeypatch, tmp_path):
+    for name in ("PORTAL_ENV", "REDIS_URL", "KEPT_PAGE_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    # Without one, each process would keep its own and miss the others' writes.
+    assert config.load(str(tmp_path))["KEPT_PAGE_SECONDS"] == 0
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/3")
+    assert config.load(str(tmp_path))["KEPT_PAGE_SECONDS"] == 30
+    monkeypatch.setenv("KEPT_PAGE_SECONDS", "0")
+    assert config.load(str(tmp_path))["KEPT_PAGE_SECONDS"] == 0
+    monkeypatch.delenv("REDIS_URL")
+    monkeypatch.setenv("KEPT_PAGE_SECONDS", "20")  # asked for: one process, say
+    assert config.load(str(tmp_path))["KEPT_PAGE_SECONDS"] == 20
+    assert config.load(str(tmp_path), {"KEPT_PAGE_SECONDS": 5})["KEPT_PAGE_SECONDS"] == 5
+
+
 def test_the_readme_lists_every_configuration_variable():
     from pathlib import Path
 
