@@ -367,11 +367,15 @@ def session_user(
         return SignedIn(auth.user, auth, extras, _login_ends_at(auth))
 
 
-def end_session(token: str | None) -> None:
-    """End the login behind this token (logout); harmless if it has ended already."""
+def end_session(token: str | None, tenant_id: Any = None) -> None:
+    """End the login behind this token (logout); harmless if it has ended already.
+
+    Looked for in the tenant the cookie names, as session_user does: a write in one tenant
+    changes only that tenant's kept pages and logins, not every tenant's.
+    """
     if not token:
         return
-    with unscoped():
+    with tenant_scope(tenant_id) if type(tenant_id) is int else unscoped():
         db.session.execute(
             sa.update(AuthSession)
             .where(AuthSession.token_hash == _digest(token), AuthSession.ended_at.is_(None))

@@ -158,7 +158,7 @@ def choose_tenant() -> Any:
 @bp.route("/logout", methods=["POST"])
 @public
 def logout() -> Any:
-    services.end_session(session.get("auth_token"))
+    services.end_session(session.get("auth_token"), session.get("tenant_id"))
     logout_user()
     session.clear()
     flash("You have been signed out.", "info")

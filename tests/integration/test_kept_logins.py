@@ -134,6 +134,16 @@ def test_a_logged_out_cookie_replayed_is_signed_out(client, berlin):
     assert page.status_code == 302 and "/login" in page.headers["Location"]
 
 
+def test_a_logout_leaves_other_tenants_logins_kept(app, world, client, berlin):
+    other = app.test_client()
+    assert login(other, world.b.staff.email).status_code == 302
+    assert login_queries(other, "/")[1]  # looked up, and kept
+    assert client.post("/logout", data={"csrf_token": csrf_token(client, PAGE)}).status_code == 302
+    page, looked_up = login_queries(other, "/")
+    assert page.status_code == 200 and looked_up == []
+    assert client.get(PAGE).status_code == 302
+
+
 def test_a_login_ended_elsewhere_is_seen(app, world, client, berlin):
 
     def end_every_login():
