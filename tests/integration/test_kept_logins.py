@@ -25,11 +25,10 @@ from portal.tenancy.models import AuthSession, User
 from portal.tenancy.scoping import tenant_scope, unscoped
 from portal.tenancy.services import SESSION_TOUCH_EVERY
 from portal.web import kept_logins, kept_pages
-from tests.conftest import PASSWORD, build_tenant, csrf_token, login
-from tests.factories import UserFactory
+from tests.conftest import PASSWORD, csrf_token, login
 from tests.integration.test_inbox import offered, sign_in, statements_of  # noqa: F401  (offered: a fixture)
 from tests.integration.test_jobs_and_redis import ROOT
-from tests.integration.test_live_routing import programme
+from tests.integration.test_kept_pages import partner_signed_in
 
 # A page no kept page stands in for: every request of it looks its login up.
 PAGE = "/inbox/leads/"
@@ -224,14 +223,7 @@ print(page.status_code, any("auth_session" in sql for sql in seen))
 def test_a_new_processs_first_request_takes_the_kept_login(redis_app, redis_url):
     """gunicorn starts processes all the time (max_requests): the first request of one may
     revive a kept login before any query has set SQLAlchemy's mappers up."""
-    with redis_app.app_context():
-        tenant = build_tenant("kept-login")
-    partners = programme(redis_app, tenant.id)
-    with redis_app.app_context(), tenant_scope(tenant.id):
-        UserFactory(email="p@partners.example", role="partner_user", partner_id=partners["berlin"])
-        db.session.commit()
-    client = redis_app.test_client()
-    sign_in(client, "p@partners.example")
+    _, client = partner_signed_in(redis_app, "kept-login")
     assert client.get(PAGE).status_code == 200  # the login looked up, and kept
     env = {
         **os.environ,

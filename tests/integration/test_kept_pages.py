@@ -340,17 +340,24 @@ def test_offers_opened_answered_or_extended_change_their_partners_page(app, worl
     assert not kept(client.get("/inbox/"))
 
 
+def partner_signed_in(app, slug):
+    """A tenant of its own on the app (the real Redis, real commits), and a browser signed in
+    as a user of its Berlin partner; the tenant and the browser."""
+    with app.app_context():
+        tenant = build_tenant(slug)
+    partners = programme(app, tenant.id)
+    with app.app_context(), tenant_scope(tenant.id):
+        UserFactory(email="p@partners.example", role="partner_user", partner_id=partners["berlin"])
+        db.session.commit()
+    client = app.test_client()
+    sign_in(client, "p@partners.example")
+    return tenant, client
+
+
 def test_an_offer_a_worker_process_makes_reaches_the_kept_page(redis_app, redis_url):
     """The deployed shape: pages kept in the real Redis, the routing done by `flask rq worker`
     in a process of its own, whose commit changes the versions the web's pages were kept at."""
-    with redis_app.app_context():
-        tenant = build_tenant("kept")
-    partners = programme(redis_app, tenant.id)
-    with redis_app.app_context(), tenant_scope(tenant.id):
-        UserFactory(email="p@partners.example", role="partner_user", partner_id=partners["berlin"])
-        db.session.commit()
-    client = redis_app.test_client()
-    sign_in(client, "p@partners.example")
+    tenant, client = partner_signed_in(redis_app, "kept")
     client.get("/inbox/")
     assert "No leads are waiting" in client.get("/inbox/").text
     take_in(redis_app, tenant.id, contact_email="c@c.example", company_name="Köpenick Werft")
