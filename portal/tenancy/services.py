@@ -317,8 +317,13 @@ class SignedIn:
     ends_at: datetime  # when the login lapses unless used again: its age or its idleness
 
 
+def login_ends_at(expires_at: datetime, last_seen_at: datetime) -> datetime:
+    """When a login lapses unless used again: its age or its idleness, whichever is first."""
+    return min(expires_at, last_seen_at + current_app.config["SESSION_IDLE"])
+
+
 def _login_ends_at(auth: AuthSession) -> datetime:
-    return min(auth.expires_at, auth.last_seen_at + current_app.config["SESSION_IDLE"])
+    return login_ends_at(auth.expires_at, auth.last_seen_at)
 
 
 @functools.lru_cache(maxsize=8)

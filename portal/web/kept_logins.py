@@ -18,7 +18,6 @@ answer means the login is looked up as if none were kept.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -33,10 +32,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.db import utcnow
 from portal.extensions import db
-from portal.page_versions import EVERY_TENANT, EXTENSION, tenant_key, user_key
+from portal.page_versions import EVERY_TENANT, tenant_key, user_key
 from portal.partners.models import Partner, Tier
 from portal.tenancy.models import AuthSession, Tenant, User
-from portal.tenancy.services import SESSION_TOUCH_EVERY, SignedIn
+from portal.tenancy.services import SESSION_TOUCH_EVERY, SignedIn, login_ends_at
+from portal.web.kept_pages import keeping_connection, login_digest
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +60,10 @@ class Recall:
 
 def recall(user_id: str, token: str | None, tenant_id: Any) -> Recall | None:
     """The kept answer for this login if it still holds; None when nothing can be kept."""
-    connection = _redis()
+    connection = keeping_connection()
     if connection is None or not token or type(tenant_id) is not int or not user_id.isdigit():
         return None
-    key = "kl:" + hashlib.sha256(str(token).encode()).hexdigest()[:32]
+    key = "kl:" + login_digest(token)
     keys = [EVERY_TENANT, tenant_key(tenant_id), user_key(int(user_id))]
     try:
         entry, *versions = connection.mget([key, *keys])
@@ -99,15 +99,9 @@ def keep(kept: Recall, found: SignedIn) -> None:
     }
     try:
         value = json.dumps(entry, default=_encode)
-        _redis().set(kept.key, value, px=int(seconds * 1000))  # type: ignore[union-attr]
+        keeping_connection().set(kept.key, value, px=int(seconds * 1000))  # type: ignore[union-attr]
     except (redis.RedisError, TypeError) as exc:
         log.warning("kept logins: login not kept: %s", exc)
-
-
-def _redis() -> redis.Redis | None:
-    if current_app.config["KEPT_PAGE_SECONDS"] <= 0:
-        return None
-    return current_app.extensions.get(EXTENSION)
 
 
 def _revived(
@@ -122,7 +116,7 @@ def _revived(
     if owner != (user_id, user_id, tenant_id):
         return None
     now = utcnow()
-    ends_at = min(auth["expires_at"], auth["last_seen_at"] + current_app.config["SESSION_IDLE"])
+    ends_at = login_ends_at(auth["expires_at"], auth["last_seen_at"])
     # The lookup moves the idle clock on; past that moment, or if anything ended the login,
     # the database answers.
     if auth["ended_at"] is not None or not user["active"] or now >= ends_at:

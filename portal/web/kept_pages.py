@@ -111,20 +111,27 @@ def connect(url: str) -> redis.Redis:
     )
 
 
-def _redis() -> redis.Redis | None:
+def keeping_connection() -> redis.Redis | None:
+    """Where pages and logins are kept; None while nothing is to be kept."""
+    if current_app.config["KEPT_PAGE_SECONDS"] <= 0:
+        return None
     return current_app.extensions.get(EXTENSION)
+
+
+def login_digest(token: Any) -> str:
+    """What names a login in the keys of what is kept for it: never the token itself."""
+    return hashlib.sha256(str(token).encode()).hexdigest()[:32]
 
 
 def _serve_kept() -> Response | None:
     keep = _keep_of_request()
-    connection = _redis()
-    if keep is None or connection is None or current_app.config["KEPT_PAGE_SECONDS"] <= 0:
+    connection = keeping_connection()
+    if keep is None or connection is None:
         return None
     token, user_id, tenant_id = (session.get(k) for k in ("auth_token", "_user_id", "tenant_id"))
     if not (token and user_id and tenant_id) or "_flashes" in session:
         return None
-    digest = hashlib.sha256(str(token).encode()).hexdigest()[:32]
-    key = f"kept:{digest}:{request.full_path}"
+    key = f"kept:{login_digest(token)}:{request.full_path}"
     try:
         entry = connection.get(key)
         header, body = _parse(entry) if entry else ({}, b"")
@@ -157,7 +164,7 @@ def _keep_of_request() -> Keep | None:
 
 def _stamp_more(plan: _Plan, keys: list[str]) -> bool:
     """Add the view's own keys and their versions to the stamp; False if Redis failed."""
-    connection = _redis()
+    connection = keeping_connection()
     if connection is None:
         return False
     try:
@@ -182,7 +189,7 @@ def _put(plan: _Plan, response: Response) -> None:
     header = {"keys": plan.keys, "stamp": plan.stamp, "user": plan.user}
     value = json.dumps(header).encode() + b"\n" + response.get_data()
     try:
-        _redis().set(plan.key, value, px=int(seconds * 1000))  # type: ignore[union-attr]
+        keeping_connection().set(plan.key, value, px=int(seconds * 1000))  # type: ignore[union-attr]
     except redis.RedisError as exc:
         log.warning("kept pages: page not kept: %s", exc)
 

@@ -3,7 +3,6 @@ drawn afresh after any write that may have changed it, and never for another log
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from datetime import timedelta
@@ -257,7 +256,7 @@ def test_a_page_is_kept_no_longer_than_its_nearest_deadline(app, world, client, 
     in_tenant(app, world, lambda: set_column(Offer, offer_ids[leads[0]], "due_at", soon))
     client.get("/inbox/")
     with client.session_transaction() as session:
-        digest = hashlib.sha256(session["auth_token"].encode()).hexdigest()[:32]
+        digest = kept_pages.login_digest(session["auth_token"])
     ttl = app.extensions[page_versions.EXTENSION].pttl(f"kept:{digest}:/inbox/?")
     assert 0 < ttl <= 5000
 
