@@ -15,7 +15,7 @@ from portal import config as settings
 from portal import logs
 from portal.api import schemas as api_schemas
 from portal.api.idempotency import document_key
-from portal.db import MAX_ID, ping_when_idle
+from portal.db import MAX_ID, keep_prepared_statements, ping_when_idle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,6 +98,7 @@ def _tune_engine(engine: sa.Engine) -> None:
 
         ping_when_idle(engine)
         rls.install(engine)
+        keep_prepared_statements(engine)
         return
     if engine.dialect.name != "sqlite":
         return

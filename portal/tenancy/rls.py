@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from portal.db import may_have_written
 from portal.tenancy.scoping import UNSCOPED, scope
 
 TENANT_SETTING = "portal.tenant_id"
@@ -50,9 +51,11 @@ def wanted() -> tuple[str, str]:
 
 def tell(connection: sa.Connection) -> None:
     """Make sure the connection's transaction names the tenant in scope; call it before
-    using the driver's connection directly (COPY, pipelines), which no event sees."""
+    using the driver's connection directly (COPY, pipelines), which no event sees. The
+    transaction then counts as one that may have written (portal/db.py)."""
     if connection.dialect.name == "postgresql":
         _tell(connection, connection.connection.driver_connection)
+        may_have_written(connection)
 
 
 def _tell(connection: sa.Connection, driver: Any) -> None:
