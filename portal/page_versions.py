@@ -240,6 +240,15 @@ def _committed(session: Session) -> None:
         change(connection, keys)
 
 
+def ensure(connection: redis.Redis, keys: Iterable[str]) -> None:
+    """Give each key that has no version one (nothing written yet, or Redis emptied), and
+    leave a version that is there as it is."""
+    pipe = connection.pipeline(transaction=False)
+    for key in keys:
+        pipe.set(key, secrets.token_hex(8), ex=VERSION_SECONDS, nx=True)
+    pipe.execute()
+
+
 def change(connection: redis.Redis, keys: Iterable[str]) -> None:
     """Give each key a new version. A Redis that cannot answer is logged, not raised: the
     commit stands, and pages kept meanwhile last at most their few seconds."""

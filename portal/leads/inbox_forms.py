@@ -5,6 +5,7 @@ The services check every value; the forms carry them and show the messages at fi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from wtforms import SelectField, StringField, TextAreaField
@@ -24,9 +25,9 @@ class RejectForm(PortalForm):
     comment = TextAreaField("Comment", validators=[Length(max=1000)])
     # The reasons offered, kept so that the answer checks its reason against them, not
     # against a second read of the catalogue.
-    reasons: list[Any] | None = None
+    reasons: Sequence[Any] | None = None
 
-    def set_reasons(self, reasons: list[Any]) -> None:
+    def set_reasons(self, reasons: Sequence[Any]) -> None:
         self.reasons = reasons
         self.reason_code.choices = [SelectChoice("", "Choose a reason")] + [
             SelectChoice(

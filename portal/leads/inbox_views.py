@@ -18,6 +18,7 @@ from portal.tenancy.policy import requires
 from portal.tenancy.roles import Permission
 from portal.web.errors import not_found
 from portal.web.kept_pages import fresh_until, kept
+from portal.web.kept_values import per_tenant
 from portal.web.timefmt import time_left
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
@@ -25,7 +26,7 @@ bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
 def _reject_form(formdata: Any = None) -> RejectForm:
     form = RejectForm(formdata=formdata)
-    form.set_reasons(offers.rejection_reasons())
+    form.set_reasons(per_tenant("rejection_reasons", offers.rejection_reasons))
     return form
 
 

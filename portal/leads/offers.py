@@ -92,15 +92,23 @@ def mark_opened(offer: Offer, actor: Any) -> None:
     db.session.commit()
 
 
-def rejection_reasons() -> list[RejectionReason]:
+@dataclass(frozen=True)
+class Reason:
+    """A reason a partner may give now: a value, so that a request may keep it for the next."""
+
+    code: str
+    label: str
+    comment_required: bool
+
+
+def rejection_reasons() -> tuple[Reason, ...]:
     """The reasons a partner may give now, in the catalogue's order."""
-    return list(
-        db.session.scalars(
-            sa.select(RejectionReason)
-            .where(RejectionReason.active)
-            .order_by(RejectionReason.position, RejectionReason.id)
-        )
+    rows = db.session.execute(
+        sa.select(RejectionReason.code, RejectionReason.label, RejectionReason.comment_required)
+        .where(RejectionReason.active)
+        .order_by(RejectionReason.position, RejectionReason.id)
     )
+    return tuple(Reason(*row) for row in rows)
 
 
 # Answers ------------------------------------------------------------------------------------
@@ -185,8 +193,8 @@ def accept(offer_id: int, *, actor: Any) -> Offer:
 
 
 def _reason(
-    code: str | None, comment: str | None, reasons: Sequence[RejectionReason] | None = None
-) -> tuple[RejectionReason, str | None]:
+    code: str | None, comment: str | None, reasons: Sequence[Reason] | None = None
+) -> tuple[Reason, str | None]:
     """The active reason of the code, among `reasons` when the caller has read them
     (rejection_reasons()), else among those read now."""
     comment = (comment or "").strip() or None
@@ -210,7 +218,7 @@ def reject(
     comment: str | None,
     *,
     actor: Any,
-    reasons: Sequence[RejectionReason] | None = None,
+    reasons: Sequence[Reason] | None = None,
 ) -> Offer:
     """The partner turns the lead down with a reason; routing offers it to the next partner.
 
@@ -253,7 +261,7 @@ def answer_many(
     comment: str | None = None,
     *,
     actor: Any,
-    reasons: Sequence[RejectionReason] | None = None,
+    reasons: Sequence[Reason] | None = None,
 ) -> list[Answered]:
     """Accept or reject several offers, each on its own: one that cannot be answered (gone,
     late, answered by a colleague) is reported and does not stop the others. The reasons

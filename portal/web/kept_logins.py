@@ -36,6 +36,7 @@ from portal.page_versions import EVERY_TENANT, tenant_key, user_key
 from portal.partners.models import Partner, Tier
 from portal.tenancy.models import AuthSession, Tenant, User
 from portal.tenancy.services import SESSION_TOUCH_EVERY, SignedIn, login_ends_at
+from portal.web import kept_values
 from portal.web.kept_pages import keeping_connection, login_digest
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ def recall(user_id: str, token: str | None, tenant_id: Any) -> Recall | None:
         log.warning("kept logins: Redis did not answer: %s", exc)
         return None
     stamp = [v.decode() if v else None for v in versions]
+    kept_values.note_versions(connection, tenant_id, stamp[0], stamp[1])
     kept = Recall(key, stamp)
     if entry:
         try:
