@@ -627,28 +627,53 @@ def stop_on_term() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def main() -> None:
-    stop_on_term()
-    settings = settings_from_environment()
+@dataclass
+class Deployed:
+    """The bench's tenant and the deployed processes running on its database."""
+
+    world: World
+    stack: Stack
+    database: sa.Connection
+    killed_at_stop: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def deployed(prefix: str, settings: dict[str, Any]) -> Iterator[Deployed]:
+    """A throwaway database named from prefix with the bench's tenant (settings' users and
+    inbox), and what "Deployment on one machine" runs on it, on REDIS_URL, which is emptied
+    before and after. Everything started is stopped and dropped at the end."""
     redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS)
     redis.Redis.from_url(redis_url).flushdb()
     try:
-        with app_database("bench_load_") as url, log_folder() as logs:
+        with app_database(prefix) as url, log_folder() as logs:
             world = prepare(url, settings)
             stack = Stack(url, redis_url, logs)
+            run = None
             try:
                 stack.start()
-                settings["web_workers"] = stack.web_worker_count()
                 engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-                with engine.connect() as database:
-                    result = measure(stack, world, settings, database)
-                engine.dispose()
+                try:
+                    with engine.connect() as database:
+                        run = Deployed(world, stack, database)
+                        yield run
+                finally:
+                    engine.dispose()
             finally:
                 killed = stack.stop()
-            result["restarts"] = dict(stack.restarts)
-            result["killed_at_stop"] = killed
+                if run is not None:
+                    run.killed_at_stop = killed
     finally:
         redis.Redis.from_url(redis_url).flushdb()
+
+
+def main() -> None:
+    stop_on_term()
+    settings = settings_from_environment()
+    with deployed("bench_load_", settings) as run:
+        settings["web_workers"] = run.stack.web_worker_count()
+        result = measure(run.stack, run.world, settings, run.database)
+    result["restarts"] = dict(run.stack.restarts)
+    result["killed_at_stop"] = run.killed_at_stop
     report(result)
 
 

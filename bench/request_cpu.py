@@ -22,17 +22,13 @@ import os
 import statistics
 import time
 
-import redis
 import sqlalchemy as sa
-from common import app_database
 from load import (
-    DEFAULT_REDIS,
     Cpu,
     Mixed,
     PartnerUser,
     Recorder,
-    log_folder,
-    prepare,
+    deployed,
     run_threads,
     sign_in,
     stop_on_term,
@@ -70,34 +66,19 @@ def main() -> None:
     rounds = int(os.environ.get("BENCH_ROUNDS", 3))
     # Enough open offers that no inbox runs dry: a user answers about ten a second here.
     settings = {"users": 10, "inbox": int(seconds * rounds * 20)}
-    redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS)
-    redis.Redis.from_url(redis_url).flushdb()
     results = []
-    try:
-        with app_database("bench_cpu_") as url, log_folder() as logs:
-            world = prepare(url, settings)
-            stack = Stack(url, redis_url, logs)
-            try:
-                stack.start()
-                engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-                with engine.connect() as database:
-                    # Users of different partners (each partner has two).
-                    browsers = sign_in(stack.port, world.logins[::2][:USERS])
-                    for number in range(rounds):
-                        result = measure_round(stack, browsers, database, seconds)
-                        results.append(result)
-                        print(f"round {number + 1}: {result['requests']} requests, "
-                              f"{result['errors']} errors; CPU a request (ms): "
-                              f"{result['ms_per_request']}")  # fmt: skip
-                    for browser in browsers:
-                        browser.close()
-                engine.dispose()
-            finally:
-                stack.stop()
-    finally:
-        redis.Redis.from_url(redis_url).flushdb()
-    web = statistics.median(r["ms_per_request"]["web"] for r in results)
-    database = statistics.median(r["ms_per_request"]["database"] for r in results)
+    with deployed("bench_cpu_", settings) as run:
+        # Users of different partners (each partner has two).
+        browsers = sign_in(run.stack.port, run.world.logins[::2][:USERS])
+        for number in range(rounds):
+            result = measure_round(run.stack, browsers, run.database, seconds)
+            results.append(result)
+            print(f"round {number + 1}: {result['requests']} requests, {result['errors']} "
+                  f"errors; CPU a request (ms): {result['ms_per_request']}")  # fmt: skip
+        for browser in browsers:
+            browser.close()
+    web = round(statistics.median(r["ms_per_request"]["web"] for r in results), 2)
+    database = round(statistics.median(r["ms_per_request"]["database"] for r in results), 2)
     errors = sum(r["errors"] for r in results)
     met = web < TARGET_WEB_MS and errors == 0
     print(f"\nthe web processes' CPU a request: median {web} ms (target < {TARGET_WEB_MS} ms); "
