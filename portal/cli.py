@@ -181,7 +181,14 @@ def serve(host: str, port: int) -> None:
 @rq_cli.command("worker")
 @click.argument("queues", nargs=-1)
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-def rq_worker(queues: tuple[str, ...], burst: bool) -> None:
+@click.option(
+    "--scheduler-retry",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds between two tries at RQ's scheduler, while another worker holds it.",
+)
+def rq_worker(queues: tuple[str, ...], burst: bool, scheduler_retry: int) -> None:
     """Run an RQ worker, with the scheduler, on the given queues (default: all)."""
     from rq import SimpleWorker
 
@@ -194,7 +201,18 @@ def rq_worker(queues: tuple[str, ...], burst: bool) -> None:
         )
     names = queues or QUEUE_NAMES
     # A SimpleWorker runs jobs in this process, inside the app context the CLI pushed.
-    worker = SimpleWorker([queue.queue(n) for n in names], connection=queue.connection)
+    # One worker runs the scheduler (a lock in Redis); the others try for it again only at
+    # their maintenance, which RQ does every ten minutes and an idle worker only between two
+    # waits for a job. A holder killed without letting go keeps the lock for a minute: past
+    # that, jobs scheduled for a moment would wait for a worker's next try, so both come
+    # every scheduler_retry seconds (the worker's heartbeat: its wait for a job ends 15 s
+    # before it).
+    worker = SimpleWorker(
+        [queue.queue(n) for n in names],
+        connection=queue.connection,
+        maintenance_interval=scheduler_retry,
+        worker_ttl=scheduler_retry + 15,
+    )
     worker.work(burst=burst, with_scheduler=True)
 
 

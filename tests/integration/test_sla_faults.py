@@ -22,6 +22,7 @@ from rq.job import Job
 from portal.db import utcnow
 from portal.errors import Conflict
 from portal.extensions import db, queue
+from portal.jobs import QUEUE_NAMES
 from portal.leads import offers
 from portal.leads.models import Lead, LeadEvent, Offer
 from portal.routing import dispatch
@@ -94,6 +95,27 @@ def wait_for(check, seconds=60.0):
     return False
 
 
+def run_worker_until(app, redis_url, check, *options):
+    """Run `flask rq worker` (with the scheduler) until check() holds, or a minute; whether it
+    held, and what the worker wrote to stderr."""
+    env = {
+        **os.environ,
+        "PORTAL_ENV": "testing",
+        "DATABASE_URL": app.config["TEST_DATABASE_URL"],
+        "REDIS_URL": redis_url,
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "rq", "worker", *options],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        held = wait_for(check)
+    finally:
+        worker.terminate()
+        _, errors = worker.communicate(timeout=30)
+    return held, errors
+
+
 def test_offers_routed_together_share_one_expiry_job_that_expires_those_due(redis_app):
     tenant_id, lead_ids, offer_ids, _ = offered_leads(redis_app, count=3)
     with redis_app.app_context():
@@ -126,21 +148,9 @@ def test_a_real_worker_with_the_scheduler_expires_an_offer_at_its_deadline(redis
         scheduled = queue.queue("sla").scheduled_job_registry.get_job_ids()
         job_id = expiry_job_id(tenant_id, [offer_id], due)
         assert scheduled.count(job_id) == 1
-    env = {
-        **os.environ,
-        "PORTAL_ENV": "testing",
-        "DATABASE_URL": redis_app.config["TEST_DATABASE_URL"],
-        "REDIS_URL": redis_url,
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "rq", "worker"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        routed_on = wait_for(lambda: len(history(redis_app, tenant_id, lead_id)[2]) == 2)
-    finally:
-        worker.terminate()
-        _, errors = worker.communicate(timeout=30)
+    routed_on, errors = run_worker_until(
+        redis_app, redis_url, lambda: len(history(redis_app, tenant_id, lead_id)[2]) == 2
+    )
     assert routed_on, errors[-3000:]
     state, events, offer_states = history(redis_app, tenant_id, lead_id)
     assert offer_states[offer_id] == "expired" and state == "offered"
@@ -151,6 +161,43 @@ def test_a_real_worker_with_the_scheduler_expires_an_offer_at_its_deadline(redis
         enqueued = job.enqueued_at
         enqueued = enqueued if enqueued.tzinfo else enqueued.replace(tzinfo=UTC)
         assert enqueued >= due - timedelta(seconds=1)  # by the scheduler, at the deadline
+
+
+def test_a_worker_takes_the_scheduler_a_killed_worker_held_once_its_lock_runs_out(
+    redis_app, redis_url
+):
+    """A worker killed with the scheduler leaves its lock in Redis for a minute. A worker that
+    started meanwhile does not run the scheduler at first; it tries again every
+    --scheduler-retry seconds, not at RQ's ten-minute maintenance, and runs the expiry."""
+    from rq.scheduler import RQScheduler
+
+    tenant_id, [lead_id], [offer_id], _ = offered_leads(redis_app)
+    due = utcnow().replace(microsecond=0) + timedelta(seconds=1)
+    set_due(redis_app, tenant_id, [offer_id], due)
+    with redis_app.app_context(), tenant_scope(tenant_id):
+        schedule_expiry([(offer_id, due)])
+        locks = [RQScheduler.get_locking_key(name) for name in QUEUE_NAMES]
+        for lock in locks:
+            queue.connection.set(lock, "a-killed-worker", ex=4)
+        held_until = utcnow() + timedelta(seconds=4)
+    routed_on, errors = run_worker_until(
+        redis_app,
+        redis_url,
+        lambda: len(history(redis_app, tenant_id, lead_id)[2]) == 2,
+        "--scheduler-retry",
+        "1",
+    )
+    assert routed_on, errors[-3000:]
+    assert "Acquired scheduler lock for sla" in errors  # RQ's log line
+    state, events, offer_states = history(redis_app, tenant_id, lead_id)
+    assert offer_states[offer_id] == "expired" and state == "offered"
+    assert [e[:2] for e in events[-2:]] == [("expire", "mql"), ("route", "offered")]
+    with redis_app.app_context():
+        job = Job.fetch(expiry_job_id(tenant_id, [offer_id], due), connection=queue.connection)
+        enqueued = job.enqueued_at
+        enqueued = enqueued if enqueued.tzinfo else enqueued.replace(tzinfo=UTC)
+    # The scheduler queued it once the dead worker's lock ran out, not before.
+    assert enqueued >= held_until - timedelta(seconds=1)
 
 
 def _one_outcome(app, tenant_id, lead_id, offer_id):
