@@ -52,6 +52,20 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1,::1"
 preload_app = True
 
 
+def _loaded_app() -> Any:
+    return getattr(sys.modules.get("wsgi"), "app", None)
+
+
+def when_ready(server: Any) -> None:
+    """Compile the templates in the master, before the first fork, so that no process
+    compiles them while its first users wait (portal.warm_up)."""
+    app = _loaded_app()
+    if app is not None:
+        from portal import warm_up
+
+        warm_up(app)
+
+
 def pre_fork(server: Any, worker: Any) -> None:
     """Move the loaded app's objects out of the garbage collector's sight before forking.
 
@@ -68,7 +82,7 @@ def post_fork(server: Any, worker: Any) -> None:
     SQLAlchemy's recipe for a pool used across os.fork(): dispose(close=False) makes the
     child open its own connections and leaves the parent's sockets alone.
     """
-    app = getattr(sys.modules.get("wsgi"), "app", None)
+    app = _loaded_app()
     if app is None:
         return
     from portal.extensions import db
