@@ -166,30 +166,14 @@ class Decision:
 
     def first_exclusions(self, count: int, near_only: bool = False) -> tuple[Exclusion, ...]:
         """The first exclusions by partner id, worked out for those only."""
-        ranked, capped = self._ranking()
-        return breakdown.exclusions(
-            self._index,
-            self._lead,
-            self._load,
-            self.segment,
-            eligible={item[2] for item in ranked},
-            capped={item[2] for item in capped},
-            near_only=near_only,
-            limit=count,
-        )
+        return self._excluded(near_only, limit=count)
 
     def reason_counts(self) -> tuple[int, dict[str, int]]:
         """How many considered partners are not eligible, and the count of each reason."""
-        ranked, capped = self._ranking()
         return self._once(
             "reason_counts",
             lambda: breakdown.reason_counts(
-                self._index,
-                self._lead,
-                self._load,
-                self.segment,
-                eligible={item[2] for item in ranked},
-                capped={item[2] for item in capped},
+                self._index, self._lead, self._load, self.segment, *self._chosen()
             ),
         )
 
@@ -200,17 +184,21 @@ class Decision:
             self._worked_out[name] = work()
         return self._worked_out[name]
 
-    def _excluded(self, near_only: bool) -> tuple[Exclusion, ...]:
-        ranked, capped = self._ranking()
+    def _excluded(self, near_only: bool, limit: int | None = None) -> tuple[Exclusion, ...]:
         return breakdown.exclusions(
             self._index,
             self._lead,
             self._load,
             self.segment,
-            eligible={item[2] for item in ranked},
-            capped={item[2] for item in capped},
+            *self._chosen(),
             near_only=near_only,
+            limit=limit,
         )
+
+    def _chosen(self) -> tuple[set[int], set[int]]:
+        """The ids of the eligible partners, and of those the fairness cap left out."""
+        ranked, capped = self._ranking()
+        return {item[2] for item in ranked}, {item[2] for item in capped}
 
     def _ranking(self) -> tuple[list[Ranked], list[Ranked]]:
         """The eligible partners in order, and those the fairness cap left out."""
