@@ -132,6 +132,7 @@ def test_opening_an_offer_is_recorded_once_and_hides_the_contact(app, client, wo
     page = client.get(f"/inbox/offers/{offer_ids[first]}").get_data(as_text=True)
     assert 'data-testid="contact-hidden"' in page and "Anna Weber" not in page
     assert "Spree Logistik GmbH" in page and "left</strong> to answer" in page
+    assert '<dt class="col-5">Budget</dt>' in page and "not known" in page  # no BANT given
     opened = offer_state(app, world, offer_ids[first])[2]
     assert opened is not None
     client.get(f"/inbox/offers/{offer_ids[first]}")

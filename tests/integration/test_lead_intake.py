@@ -66,6 +66,8 @@ def test_a_lead_above_the_threshold_with_bant_becomes_an_mql_and_its_page_says_w
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "the industry is Banking" in page and "+20" in page and "€48,000.50" in page
     assert "marketing qualified lead" in page
+    assert 'data-testid="score-breakdown"' in page
+    assert '<dt class="col-5">Need</dt>' in page and "Backups for 40 sites" in page
 
 
 def test_a_lead_below_the_threshold_goes_to_nurture(app, client, login_as, world):
