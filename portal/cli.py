@@ -202,11 +202,12 @@ def rq_worker(queues: tuple[str, ...], burst: bool, scheduler_retry: int) -> Non
     names = queues or QUEUE_NAMES
     # A SimpleWorker runs jobs in this process, inside the app context the CLI pushed.
     # One worker runs the scheduler (a lock in Redis); the others try for it again only at
-    # their maintenance, which RQ does every ten minutes and an idle worker only between two
-    # waits for a job. A holder killed without letting go keeps the lock for a minute: past
-    # that, jobs scheduled for a moment would wait for a worker's next try, so both come
-    # every scheduler_retry seconds (the worker's heartbeat: its wait for a job ends 15 s
-    # before it).
+    # their maintenance (RQ's default: every ten minutes), and an idle worker only between
+    # two waits for a job. A holder killed without letting go keeps the lock for a minute:
+    # past that, jobs scheduled for a moment would wait for a worker's next try, so both
+    # come every scheduler_retry seconds (a wait for a job ends 15 s before the worker's
+    # heartbeat is due). A job is not taken for abandoned by the more frequent maintenance:
+    # a SimpleWorker's job stays registered as running for its whole timeout.
     worker = SimpleWorker(
         [queue.queue(n) for n in names],
         connection=queue.connection,
