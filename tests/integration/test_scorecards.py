@@ -99,6 +99,7 @@ def test_staff_see_the_ranking_filtered_and_a_partner_s_scorecard(app, world, wo
     one = client.get(f"/scorecards/partners/{ids['germany']}").get_data(as_text=True)
     assert 'data-testid="won-revenue">€1,200.50<' in one
     assert 'data-testid="trend"' in one
+    assert "<td>under 1 min</td>" in one  # answered within seconds: not "0.0 h"
 
 
 def test_a_period_that_is_no_period_is_said_so_and_this_month_shown(app, world, client):
@@ -297,3 +298,20 @@ def test_the_offers_behind_a_number_are_for_their_partner_and_tenant_only(app, w
 def test_another_tenant_s_offers_behind_a_number_are_not_found(app, world, client):
     login(client, world.b.staff.email)
     assert client.get(f"/scorecards/partners/{world.a.partner_id}/offers").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (None, '<span class="text-muted">no data</span>'),
+        (0.0, "under 1 min"),
+        (0.25, "15 min"),
+        (0.99, "59 min"),
+        (0.999, "1.0 h"),
+        (5.62, "5.6 h"),
+        (48, "48.0 h"),
+    ],
+)
+def test_durations_under_an_hour_are_shown_in_minutes(app, value, shown):
+    numbers = app.jinja_env.get_template("scorecards/_numbers.html").module
+    assert str(numbers.hours(value)) == shown
