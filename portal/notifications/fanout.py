@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +33,7 @@ from portal.notifications.rules import Audience
 from portal.tenancy.models import User
 from portal.tenancy.roles import Role
 from portal.tenancy.scoping import current_tenant_id
+from portal.web.timefmt import local_time_of
 
 BATCH = 500
 
@@ -159,17 +159,14 @@ def _message(
     if event.action == "recall" or offer is None:
         return text + ".", path_for("leads.inbox", "/inbox/")
     if event.action in ("route", "assign", "remind"):
-        text += f"; answer by {_utc(offer.due_at)}."
+        # Written once for this reader, and read in their zone as every page's times are.
+        text += f"; answer by {local_time_of(user, offer.due_at)}."
     return text, path_for("leads.offer", f"/inbox/offers/{offer.id}", offer_id=offer.id)
 
 
 def _with_reason(text: str, event: LeadEvent) -> str:
     reason = (event.reason or "").strip()
     return f"{text}. {reason}"[:300] if reason else text + "."
-
-
-def _utc(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _note(event: LeadEvent, user: User, text: str, link: str) -> dict[str, Any]:

@@ -52,6 +52,12 @@ def local_time(value: datetime | None, fmt: str = "medium") -> str:
     return _formatted(value, FORMATS.get(fmt, fmt), viewer_zone())
 
 
+def local_time_of(user: object, value: datetime) -> str:
+    """A UTC timestamp in a given user's zone, naming it: for what is written for one
+    reader outside a request of theirs (a notification, an e-mail)."""
+    return _formatted(value, FORMATS["medium"], _zone_of(user))
+
+
 # Pages show the same deadlines again and again (an inbox of forty offers, reloaded), and
 # Babel's formatting is the larger part of rendering such a page.
 @functools.lru_cache(maxsize=8192)

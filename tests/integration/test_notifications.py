@@ -4,6 +4,7 @@ and the notifications page with its unread count."""
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +16,7 @@ from portal.leads.models import LeadEvent, Offer
 from portal.notifications import fanout, mail
 from portal.notifications.models import FanOutCursor, Notification, OutboundEmail
 from portal.notifications.tasks import catch_up_everywhere
+from portal.partners.models import Partner
 from portal.tenancy import services as tenancy
 from portal.tenancy.scoping import tenant_scope
 from tests.conftest import post_form
@@ -74,6 +76,21 @@ def test_the_partner_users_are_told_when_a_lead_is_offered_to_them(app, world, r
     assert mails(app, world.a.id) == [
         ("berlin@partners.example", "New lead offered: Spree Logistik GmbH", "sent")
     ]
+
+
+def test_the_deadline_is_written_in_the_reader_s_own_time_zone(app, world, routed):
+    ids, users, _lead_id, offer_id = routed
+    with app.app_context(), tenant_scope(world.a.id):
+        db.session.get(Partner, ids["germany"]).timezone = "Europe/Berlin"
+        db.session.commit()
+    run(app, world.a.id, offers.reject, offer_id, "not_my_territory", None, user=users["berlin"])
+    [(_, text, _, _)] = notes(app, world.a.id, user_id=users["germany"])
+    with app.app_context(), tenant_scope(world.a.id):
+        due = db.session.scalar(
+            sa.select(Offer.due_at).where(Offer.partner_id == ids["germany"], Offer.state == "open")
+        )
+    berlin_time = due.astimezone(ZoneInfo("Europe/Berlin"))
+    assert text.endswith(f"answer by {berlin_time:%-d %b %Y, %H:%M} CET.")
 
 
 def test_channel_managers_are_told_of_a_rejection_and_the_next_partner_of_its_offer(
