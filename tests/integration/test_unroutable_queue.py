@@ -60,6 +60,27 @@ def test_the_queue_is_empty_with_a_message_when_nothing_waits(client, login_as):
     assert 'data-testid="unroutable-empty"' in page and "Route all again" not in page
 
 
+def test_the_home_page_counts_what_waits_on_the_vendor_side(app, client, login_as, world):
+    _unroutable(app, world)
+    login_as("channel_manager")
+    home = client.get("/").get_data(as_text=True)
+    assert 'data-testid="attention"' in home
+    assert 'data-testid="attention-unroutable">1<' in home
+    assert 'data-testid="attention-duplicates">0<' in home
+    assert f'href="{QUEUE}"' in home
+    # Another tenant's unroutable lead is not theirs to count.
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    login_as("channel_manager", "b")
+    assert 'data-testid="attention-unroutable">0<' in client.get("/").get_data(as_text=True)
+
+
+def test_a_partner_s_home_has_no_vendor_side_work(app, client, login_as, world):
+    _unroutable(app, world)
+    login_as("partner_user")
+    home = client.get("/").get_data(as_text=True)
+    assert "Leads waiting for your answer" in home and 'data-testid="attention"' not in home
+
+
 def test_a_manager_assigns_by_hand_which_is_audited_and_shown_as_manual(
     app, client, login_as, world
 ):
