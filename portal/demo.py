@@ -19,6 +19,8 @@ from portal.db import utcnow
 from portal.demo_duplicates import make_duplicates
 from portal.errors import NotFound, ValidationFailed
 from portal.extensions import db
+from portal.incentives import services as incentives
+from portal.incentives import statements
 from portal.leads.lifecycle import Action, LeadState, next_state
 from portal.leads.models import EngagementRule, Lead, LeadEvent, Offer, ScoringRule
 from portal.partners.models import (
@@ -33,6 +35,7 @@ from portal.partners.models import (
 )
 from portal.routing.models import SegmentRule
 from portal.scorecards import services as scorecards
+from portal.scorecards.periods import month_of
 from portal.tenancy import passwords, services
 from portal.tenancy.models import Tenant, User
 from portal.tenancy.roles import Role
@@ -133,6 +136,8 @@ TENANTS = (
 )
 
 TIERS = (("Platinum", 1, 30), ("Gold", 2, 20), ("Silver", 3, 10), ("Registered", 4, 0))
+# The incentive plan's share of won revenue, in percent, by tier.
+DEMO_SHARES = {"Platinum": "5", "Gold": "4", "Silver": "3", "Registered": "2"}
 
 
 @dataclass(frozen=True)
@@ -452,7 +457,31 @@ def _build_tenant(
         while scorecards.fill_answer_times():
             pass
         scorecards.recompute_quality()
+        _incentives()
     return logins
+
+
+def _incentives() -> None:
+    """A plan, and statements as a programme some months in has them: the month before last
+    paid, last month approved (what partners see), this month's drafts for staff to review."""
+    tier_ids = {tier.name: tier.id for tier in incentives.tiers()}
+    raw = {
+        "currency": "EUR", "bounty": "150", "cap": "10000", "sla_gate": "80",
+        "accelerator_percent": "95", "accelerator_extra": "10",
+        "note": "The demo's plan: a bounty per lead kept, a share of won revenue by tier.",
+        **{f"share_{tier_ids[name]}": share for name, share in DEMO_SHARES.items()},
+    }  # fmt: skip
+    incentives.save_plan(raw, actor="demo")
+    this_month = month_of(utcnow().date())
+    last_month = month_of(this_month.start - timedelta(days=1))
+    month_before = month_of(last_month.start - timedelta(days=1))
+    for period in (month_before, last_month, this_month):
+        statements.work_out(period)
+    for period, paid in ((month_before, True), (last_month, False)):
+        for statement in statements.for_period(period.key):
+            statements.approve(statement.id, actor="demo")
+            if paid:
+                statements.mark_paid(statement.id, actor="demo")
 
 
 def _configure_programme(spec: _TenantSpec, network: _Network) -> None:

@@ -103,3 +103,30 @@ def test_a_demo_lead_s_routing_says_the_demo_chose_its_partner(app, client):
     for state, leads in outcomes.items():
         response = client.get(f"/leads/{leads[0].id}")
         assert response.status_code == 200, (state, response.get_data(as_text=True)[:300])
+
+
+def test_the_demo_has_a_plan_and_statements_paid_approved_and_to_review(app, client):
+    from portal.db import utcnow
+    from portal.incentives.models import Statement
+    from portal.scorecards.periods import month_of
+
+    result = app.test_cli_runner().invoke(args=["demo", "--password", "demo-portal-2026"])
+    assert result.exit_code == 0, result.output
+    this_month = month_of(utcnow().date()).key
+    with app.app_context(), unscoped():
+        tenant_id = db.session.scalar(sa.select(Tenant.id).where(Tenant.slug == "acme"))
+    with app.app_context(), tenant_scope(tenant_id):
+        rows = db.session.execute(sa.select(Statement.period, Statement.status)).all()
+        partners = db.session.scalar(
+            sa.select(sa.func.count(Partner.id)).where(Partner.status == "active")
+        )
+    by_period: dict[str, set[str]] = {}
+    for period, status in rows:
+        by_period.setdefault(period, set()).add(status)
+    months = sorted(by_period)
+    assert len(months) == 3 and months[-1] == this_month
+    assert [by_period[m] for m in months] == [{"paid"}, {"approved"}, {"draft"}]
+    assert len(rows) == 3 * partners
+    assert login(client, "partner1@acme.example", "demo-portal-2026").status_code == 302
+    mine = client.get("/incentives/mine").get_data(as_text=True)
+    assert "No approved statement yet" not in mine and months[1] in mine
