@@ -70,6 +70,11 @@ class Statement(TenantScoped, Base):
         order_by="StatementLine.position", cascade="all, delete-orphan"
     )
 
+    @property
+    def month_label(self) -> str:
+        """The month as people say it: "November 2026"."""
+        return datetime.strptime(self.period, "%Y-%m").strftime("%B %Y")
+
 
 class StatementLine(TenantScoped, Base):
     """One line of a statement: the lead or the rule it is for, and the amount; an

@@ -175,6 +175,7 @@ def test_a_partner_sees_its_approved_statements_only(app, world, worked, client)
         statements.approve(mine, actor=tenancy.get_user(world.a.staff.id))
     page = client.get("/incentives/mine").get_data(as_text=True)
     assert page.count('data-testid="my-statement"') == 1
+    assert f'<h2 class="h5">{this_month().label} <span' in page  # "November 2026", not "2026-11"
     assert client.get(f"/incentives/statements/{mine}").status_code == 403
     assert client.get("/incentives/statements").status_code == 403
 
