@@ -211,6 +211,21 @@ def test_capacity_counts_offers_made_earlier_in_the_same_batch(app, world):
     assert lead_and_events(app, world.a.id, leads[-1])[0] == "unroutable"
 
 
+def test_a_partner_at_capacity_says_so_on_its_page(app, world, client, login_as):
+    ids = programme(app, world.a.id)
+    with app.app_context(), tenant_scope(world.a.id):
+        db.session.get(Partner, ids["berlin"]).capacity = 1
+        note_config_change()
+        db.session.commit()
+    lead_id = take_in(app, world.a.id)
+    assert offers_of(app, world.a.id, lead_id)[0].partner_id == ids["berlin"]
+    login_as("channel_manager")
+    full = client.get(f"/partners/{ids['berlin']}").get_data(as_text=True)
+    assert "1 of 1 open leads" in full and 'data-testid="at-capacity"' in full
+    room = client.get(f"/partners/{ids['germany']}").get_data(as_text=True)
+    assert "0 of 5 open leads" in room and 'data-testid="at-capacity"' not in room
+
+
 def test_a_configuration_change_reaches_the_next_routing(app, world):
     ids = programme(app, world.a.id)
     first = take_in(app, world.a.id)
