@@ -12,6 +12,19 @@ class NavItem:
     label: str
     endpoint: str
     permission: Permission
+    menu: str | None = None  # shown inside the menu of this name, not on the bar itself
+
+
+@dataclass(frozen=True)
+class NavMenu:
+    """Entries folded into one menu of the bar, so that the bar fits a laptop's width."""
+
+    label: str
+    items: tuple[NavItem, ...]
+
+    @property
+    def endpoints(self) -> frozenset[str]:
+        return frozenset(item.endpoint for item in self.items)
 
 
 NAVIGATION = (
@@ -25,11 +38,11 @@ NAVIGATION = (
     NavItem("Network", "web.network", Permission.VIEW_NETWORK),
     NavItem("Scorecards", "scorecards.index", Permission.VIEW_SCORECARDS),
     NavItem("Incentives", "incentives.plan", Permission.REVIEW_PERFORMANCE),
-    NavItem("Users", "admin.users", Permission.MANAGE_USERS),
-    NavItem("API keys", "admin.api_keys", Permission.MANAGE_API_KEYS),
-    NavItem("Webhooks", "webhooks.index", Permission.MANAGE_WEBHOOKS),
-    NavItem("Audit log", "admin.audit_log", Permission.VIEW_AUDIT),
-    NavItem("Export", "admin.export", Permission.EXPORT_DATA),
+    NavItem("Users", "admin.users", Permission.MANAGE_USERS, "Admin"),
+    NavItem("API keys", "admin.api_keys", Permission.MANAGE_API_KEYS, "Admin"),
+    NavItem("Webhooks", "webhooks.index", Permission.MANAGE_WEBHOOKS, "Admin"),
+    NavItem("Audit log", "admin.audit_log", Permission.VIEW_AUDIT, "Admin"),
+    NavItem("Export", "admin.export", Permission.EXPORT_DATA, "Admin"),
 )
 
 
@@ -39,6 +52,25 @@ def items_for(user: object) -> list[NavItem]:
     if can is None:
         return []
     return [item for item in NAVIGATION if can(item.permission)]
+
+
+def bar_for(user: object) -> list[NavItem | NavMenu]:
+    """The bar this user sees: their entries in display order, those of a menu gathered into
+    it where its first entry stands."""
+    bar: list[NavItem | NavMenu] = []
+    menus: dict[str, list[NavItem]] = {}
+    for item in items_for(user):
+        if item.menu is None:
+            bar.append(item)
+        elif item.menu in menus:
+            menus[item.menu].append(item)
+        else:
+            menus[item.menu] = [item]
+            bar.append(NavMenu(item.menu, ()))
+    return [
+        NavMenu(entry.label, tuple(menus[entry.label])) if isinstance(entry, NavMenu) else entry
+        for entry in bar
+    ]
 
 
 @dataclass(frozen=True)

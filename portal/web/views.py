@@ -68,6 +68,6 @@ def liveness() -> Any:
 def init_app(app: Flask) -> None:
     @app.context_processor
     def _inject() -> dict[str, Any]:
-        return {"nav_items": navigation.items_for(current_user), "Permission": Permission}
+        return {"nav_bar": navigation.bar_for(current_user), "Permission": Permission}
 
     app.add_template_filter(local_time, "local_time")

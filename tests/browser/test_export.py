@@ -16,6 +16,7 @@ def test_the_admin_reads_what_the_export_holds_and_downloads_it(
     page: Page, live_server: LiveServer, tmp_path
 ) -> None:
     sign_in(page, live_server, live_server.a.admin.email)
+    page.get_by_test_id("nav").get_by_role("button", name="Admin").click()
     page.get_by_test_id("nav").get_by_role("link", name="Export", exact=True).click()
     expect(page.get_by_role("heading", name="Data export")).to_be_visible()
     expect(page.get_by_test_id("export-files")).to_contain_text("lead_events.jsonl")

@@ -35,8 +35,13 @@ FORBIDDEN = {
 }
 
 
-def expected_nav(role: str) -> list[str]:
-    return [item.label for item in NAVIGATION if can(role, item.permission)]
+def expected_nav(role: str, menus: bool = True) -> list[str]:
+    """The links of the bar, and of its menus (open) unless menus=False."""
+    return [
+        item.label
+        for item in NAVIGATION
+        if can(role, item.permission) and (menus or item.menu is None)
+    ]
 
 
 def sign_in(page: Page, live_server: LiveServer, email: str) -> None:
@@ -58,6 +63,12 @@ def test_each_role_signs_in_sees_its_navigation_is_refused_elsewhere_and_signs_o
     expect(page.get_by_test_id("whoami")).to_contain_text(Role(role).label)
     expect(page.get_by_test_id("whoami")).to_contain_text("Tenant-A")
     nav_links = page.get_by_test_id("nav").get_by_role("link")
+    expect(nav_links).to_have_text(expected_nav(role, menus=False))
+    # The administration's entries sit in one menu of the bar, shown when opened.
+    menu = page.get_by_test_id("nav").get_by_role("button", name="Admin")
+    expect(menu).to_have_count(1 if role == "admin" else 0)
+    if role == "admin":
+        menu.click()
     expect(nav_links).to_have_text(expected_nav(role))
     shown, hidden = SEES[role]
     for label in shown:
@@ -79,7 +90,9 @@ def test_each_role_signs_in_sees_its_navigation_is_refused_elsewhere_and_signs_o
     expect(error).to_be_visible()
     expect(error).to_contain_text("403")
     expect(error).to_contain_text("Your role does not allow this page.")
-    expect(page.get_by_test_id("nav").get_by_role("link")).to_have_text(expected_nav(role))
+    expect(page.get_by_test_id("nav").get_by_role("link")).to_have_text(
+        expected_nav(role, menus=False)
+    )
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(live_server.url + "/login")

@@ -4,7 +4,7 @@ import pytest
 
 from portal import config
 from portal.tenancy.roles import GRANTS, Permission, Role, can, requires_partner
-from portal.web.navigation import NAVIGATION
+from portal.web.navigation import NAVIGATION, NavMenu, bar_for
 
 
 def test_only_admins_manage_users_and_keys():
@@ -28,6 +28,33 @@ def test_only_partner_users_belong_to_a_partner():
 def test_every_role_has_something_in_the_navigation():
     for role in Role:
         assert any(can(role, item.permission) for item in NAVIGATION)
+
+
+class _Signed:
+    def __init__(self, role):
+        self.role = role
+
+    def can(self, permission):
+        return can(self.role, permission)
+
+
+def test_the_administration_folds_into_one_menu_at_the_end_of_the_admin_s_bar():
+    bar = bar_for(_Signed(Role.ADMIN))
+    *links, menu = bar
+    assert not any(isinstance(entry, NavMenu) for entry in links)
+    assert isinstance(menu, NavMenu) and menu.label == "Admin"
+    assert [i.label for i in menu.items] == ["Users", "API keys", "Webhooks", "Audit log", "Export"]
+    assert menu.endpoints == {i.endpoint for i in menu.items}
+
+
+@pytest.mark.parametrize("role", [Role.CHANNEL_MANAGER, Role.VENDOR_STAFF, Role.PARTNER_USER])
+def test_other_roles_have_no_menu_for_entries_they_may_not_open(role):
+    bar = bar_for(_Signed(role))
+    menus = [entry for entry in bar if isinstance(entry, NavMenu)]
+    assert all(all(can(role, i.permission) for i in m.items) and m.items for m in menus)
+    assert [e.label for e in bar if not isinstance(e, NavMenu)] == [
+        i.label for i in NAVIGATION if can(role, i.permission) and i.menu is None
+    ]
 
 
 def test_production_refuses_to_start_without_a_secret_key(monkeypatch, tmp_path):
