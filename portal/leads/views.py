@@ -34,14 +34,15 @@ def index() -> Any:
     page = services.leads_page(
         request.args.get("page", 1, type=int) or 1, current_app.config["PAGE_SIZE"], state
     )
+    counts = services.lead_counts_by_state()
     return render_template(
         "leads/index.html",
         page=page,
         state=state,
         states=list(LeadState),
-        counts=services.lead_counts_by_state(),
+        counts=counts,
         open_duplicates=duplicates.open_flag_count(),
-        unroutable=lead_routing.unroutable_count(),
+        unroutable=counts[LeadState.UNROUTABLE.value],
     )
 
 

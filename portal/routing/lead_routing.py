@@ -217,12 +217,6 @@ def unroutable_page(page: int, per_page: int = 25) -> Any:
     return pagination, rows
 
 
-def unroutable_count() -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count(Lead.id)).where(Lead.state == LeadState.UNROUTABLE.value)
-    )
-
-
 @dataclass(frozen=True)
 class PartnerChoice:
     id: int

@@ -9,8 +9,8 @@ from flask_login import current_user
 
 from portal.leads import duplicates
 from portal.leads import services as lead_services
+from portal.leads.lifecycle import LeadState
 from portal.partners import services as partner_services
-from portal.routing import lead_routing
 from portal.tenancy.policy import public, requires, signed_in
 from portal.tenancy.roles import Permission
 from portal.web import health as health_checks
@@ -25,10 +25,10 @@ bp = Blueprint("web", __name__)
 def home() -> Any:
     figures: dict[str, Any] = {}
     if current_user.can(Permission.VIEW_LEADS):
-        figures["lead_counts"] = lead_services.lead_counts_by_state()
+        counts = figures["lead_counts"] = lead_services.lead_counts_by_state()
         figures["partner_count"] = partner_services.partner_count()
         # What waits on the vendor side's people rather than on a partner.
-        figures["unroutable"] = lead_routing.unroutable_count()
+        figures["unroutable"] = counts[LeadState.UNROUTABLE.value]
         figures["open_duplicates"] = duplicates.open_flag_count()
     if current_user.can(Permission.WORK_INBOX):
         figures["open_offers"] = lead_services.open_offer_count(current_user.partner_id)
