@@ -3,7 +3,7 @@ before it stay as they were, for the statements worked out under them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, TenantScoped, utcnow
 from portal.partners.models import Partner
+from portal.scorecards.periods import month_of
 
 
 class IncentivePlan(TenantScoped, Base):
@@ -73,7 +74,7 @@ class Statement(TenantScoped, Base):
     @property
     def month_label(self) -> str:
         """The month as people say it: "November 2026"."""
-        return datetime.strptime(self.period, "%Y-%m").strftime("%B %Y")
+        return month_of(date.fromisoformat(f"{self.period}-01")).label
 
 
 class StatementLine(TenantScoped, Base):
