@@ -57,20 +57,16 @@ def items_for(user: object) -> list[NavItem]:
 def bar_for(user: object) -> list[NavItem | NavMenu]:
     """The bar this user sees: their entries in display order, those of a menu gathered into
     it where its first entry stands."""
-    bar: list[NavItem | NavMenu] = []
+    order: list[NavItem | str] = []  # an entry, or the name of a menu where it stands
     menus: dict[str, list[NavItem]] = {}
     for item in items_for(user):
         if item.menu is None:
-            bar.append(item)
-        elif item.menu in menus:
-            menus[item.menu].append(item)
-        else:
-            menus[item.menu] = [item]
-            bar.append(NavMenu(item.menu, ()))
-    return [
-        NavMenu(entry.label, tuple(menus[entry.label])) if isinstance(entry, NavMenu) else entry
-        for entry in bar
-    ]
+            order.append(item)
+            continue
+        if item.menu not in menus:
+            order.append(item.menu)
+        menus.setdefault(item.menu, []).append(item)
+    return [NavMenu(e, tuple(menus[e])) if isinstance(e, str) else e for e in order]
 
 
 @dataclass(frozen=True)
